@@ -1,0 +1,57 @@
+"""SQLAlchemy 2.0 for the Flask apps, in the style of an extension.
+
+``Database(*bases).init_app(app)`` creates the tables of every declarative
+base the app uses (its own, plus shared ones such as the SAML state) in the
+database named by ``app.config["DATABASE_URL"]`` and gives each request one
+session, closed at teardown.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # noqa: ANN001 - DB-API types
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    def __init__(self, *bases: type[DeclarativeBase]) -> None:
+        self.bases = bases
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        for base in self.bases:
+            base.metadata.create_all(engine)
+        app.extensions["fedsim.db"] = sessionmaker(engine, expire_on_commit=False)
+        app.teardown_appcontext(_close_session)
+
+    @staticmethod
+    def session() -> Session:
+        """The current request's session."""
+        if "db_session" not in g:
+            g.db_session = current_app.extensions["fedsim.db"]()
+        return g.db_session
+
+    @staticmethod
+    def factory(app: Flask) -> sessionmaker[Session]:
+        return app.extensions["fedsim.db"]
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,178 @@
+"""A headless, script-driven browser: follows redirects, auto-submits the
+SAML POST forms (as the page's script would), clicks links and buttons by
+their text, fills and submits forms. Two transports: WSGI apps in-process
+(keyed by host:port), or real HTTP."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from lxml import html as lxml_html
+from werkzeug.test import Client
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def tree(self):  # noqa: ANN201 - lxml element
+        return lxml_html.fromstring(self.body or "<html></html>", base_url=self.url)
+
+    @property
+    def text(self) -> str:
+        if not self.body:
+            return ""
+        tree = self.tree
+        for bad in tree.xpath("//script|//style|//title"):
+            bad.drop_tree()
+        return " ".join(tree.text_content().split())
+
+    @property
+    def main_text(self) -> str:
+        """The text of <main> (what a failure report quotes), else the body."""
+        mains = self.tree.xpath("//main") if self.body else []
+        return " ".join(mains[0].text_content().split()) if mains else self.text
+
+
+class Transport(Protocol):
+    def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page: ...
+
+
+class WsgiTransport:
+    """In-process: one werkzeug Client (with its cookie jar) per host:port."""
+
+    def __init__(self, apps_by_netloc: dict) -> None:
+        self.clients = {netloc: Client(app) for netloc, app in apps_by_netloc.items()}
+
+    def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+        parts = urlsplit(url)
+        client = self.clients.get(parts.netloc)
+        if client is None:
+            raise BrowserError(f"no application at {parts.scheme}://{parts.netloc} (URL {url})")
+        response = client.open(parts.path or "/", method=method, query_string=parts.query, data=data,
+                               base_url=f"{parts.scheme}://{parts.netloc}")
+        body = response.get_data(as_text=True)
+        return Page(url, response.status_code, dict(response.headers), body)
+
+
+class HttpTransport:
+    """Against running servers."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+        response = self.session.request(method, url, data=data, allow_redirects=False, timeout=30)
+        return Page(url, response.status_code, dict(response.headers), response.text)
+
+
+class BrowserError(AssertionError):
+    pass
+
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+class Browser:
+    def __init__(self, transport: Transport, max_hops: int = 20) -> None:
+        self.transport = transport
+        self.max_hops = max_hops
+        self.page: Page | None = None
+        self.history: list[str] = []
+
+    # -- navigation ----------------------------------------------------------
+
+    def open(self, url: str, method: str = "GET", data: dict[str, str] | None = None) -> Page:
+        for _ in range(self.max_hops):
+            page = self.transport.request(method, url, data)
+            self.history.append(f"{method} {url} -> {page.status}")
+            location = page.headers.get("Location")
+            if page.status in (301, 302, 303, 307, 308) and location:
+                url = urljoin(url, location)
+                if page.status not in (307, 308):
+                    method, data = "GET", None
+                continue
+            self.page = page
+            form = self._autosubmit_form(page)
+            if form is None:
+                return page
+            url, method, data = self._form_request(form, {})
+        raise BrowserError(f"more than {self.max_hops} redirects/auto-posts, last URL {url}")
+
+    def click(self, text: str, within: str | None = None) -> Page:
+        """Follow the link, or press the button, whose text contains ``text``
+        (inside the smallest block containing ``within`` when given)."""
+        scope = self._scope(within)
+        for link in scope.iter("a"):
+            if text in _norm(link.text_content()) and link.get("href"):
+                return self.open(urljoin(self.page.url, link.get("href")))
+        for button in scope.xpath(".//button|.//input[@type='submit']"):
+            label = _norm(button.text_content()) or button.get("value", "")
+            if text in label:
+                form = next(button.iterancestors("form"), None)
+                if form is None:
+                    raise BrowserError(f"button « {text} » is not in a form")
+                extra = {button.get("name"): button.get("value", "")} if button.get("name") else {}
+                return self.open(*self._form_request(form, extra))
+        raise BrowserError(f"no link or button « {text} » on {self.page.url}")
+
+    def submit(self, fields: dict[str, str], button: str | None = None) -> Page:
+        """Fill the form holding the named fields and submit it."""
+        forms = [f for f in self.page.tree.forms if all(f.xpath(f".//*[@name='{n}']") for n in fields)]
+        if not forms:
+            raise BrowserError(f"no form with fields {sorted(fields)} on {self.page.url}")
+        form = forms[0]
+        extra: dict[str, str] = {}
+        if button:
+            matches = [b for b in form.xpath(".//button|.//input[@type='submit']")
+                       if button in (_norm(b.text_content()) or b.get("value", ""))]
+            if not matches:
+                raise BrowserError(f"no button « {button} » in the form on {self.page.url}")
+            if matches[0].get("name"):
+                extra[matches[0].get("name")] = matches[0].get("value", "")
+        return self.open(*self._form_request(form, {**fields, **extra}))
+
+    # -- helpers -------------------------------------------------------------
+
+    def _scope(self, within: str | None):  # noqa: ANN202
+        tree = self.page.tree
+        if within is None:
+            return tree
+        holders = [el for el in tree.iter() if isinstance(el.tag, str)
+                   and within in _norm(el.text_content()) and el.tag in ("tr", "li", "section", "article", "div", "form")]
+        if not holders:
+            raise BrowserError(f"no block containing « {within} » on {self.page.url}")
+        return min(holders, key=lambda el: len(el.text_content()))
+
+    @staticmethod
+    def _autosubmit_form(page: Page):  # noqa: ANN205
+        if "data-autosubmit" not in page.body:
+            return None
+        forms = page.tree.xpath("//form[@data-autosubmit]")
+        return forms[0] if forms else None
+
+    def _form_request(self, form, values: dict[str, str]) -> tuple[str, str, dict[str, str]]:  # noqa: ANN001
+        data: dict[str, str] = {}
+        for field in form.inputs:
+            name = field.get("name")
+            if not name or field.tag == "button" or field.get("type") == "submit":
+                continue
+            if field.get("type") == "checkbox":
+                if field.checked:
+                    data[name] = field.get("value", "on")
+                continue
+            data[name] = field.value or ""
+        data.update(values)
+        action = urljoin(self.page.url, form.get("action") or self.page.url)
+        method = (form.get("method") or "GET").upper()
+        if method == "GET":
+            from urllib.parse import urlencode
+            return f"{action.split('?')[0]}?{urlencode(data)}", "GET", None
+        return action, "POST", data

@@ -1,0 +1,127 @@
+"""Running a scenario with the scripted browser, step by step."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urljoin
+
+from fedsim import personas
+from fedsim.scenario.browser import Browser, BrowserError
+from fedsim.scenario.model import Scenario, Step
+
+
+@dataclass
+class StepResult:
+    index: int
+    step: Step
+    ok: bool
+    ms: float
+    url: str = ""
+    status: int = 0
+    error: str = ""
+    page_said: str = ""
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps) and len(self.steps) == len(self.scenario.steps)
+
+    @property
+    def failure(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+    @property
+    def ms(self) -> float:
+        return sum(s.ms for s in self.steps)
+
+    def describe_failure(self) -> str:
+        failed = self.failure
+        if failed is None:
+            return ""
+        return (f"scenario {self.scenario.name}: step {failed.index} ({', '.join(failed.step.guide)} "
+                f"« {failed.step.say} ») failed: {failed.error}\n"
+                f"  page: {failed.url} (HTTP {failed.status})\n  the page said: {failed.page_said}")
+
+
+class Runner:
+    def __init__(self, browser: Browser, urls: dict[str, str]) -> None:
+        self.browser = browser
+        self.urls = urls  # app name -> base URL, "mailbox" included
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        persona = personas.by_id(scenario.persona)
+        result = ScenarioResult(scenario)
+        for index, step in enumerate(scenario.steps, 1):
+            started = time.perf_counter()
+            try:
+                self._do(step, persona)
+                self._check(step)
+                outcome = StepResult(index, step, True, 0.0)
+            except (BrowserError, AssertionError) as exc:
+                outcome = StepResult(index, step, False, 0.0, error=str(exc))
+            outcome.ms = (time.perf_counter() - started) * 1000
+            page = self.browser.page
+            if page is not None:
+                outcome.url, outcome.status = page.url, page.status
+                if not outcome.ok:
+                    outcome.page_said = page.main_text[:600]
+            result.steps.append(outcome)
+            if not outcome.ok:
+                break
+        return result
+
+    # -- actions -------------------------------------------------------------
+
+    def _url(self, target: str) -> str:
+        app, _, path = target.partition(":")
+        if app not in self.urls:
+            raise BrowserError(f"unknown application {app!r} in {target!r} (known: {', '.join(self.urls)})")
+        return urljoin(self.urls[app], path or "/")
+
+    def _do(self, step: Step, persona: personas.Persona) -> None:
+        fill = lambda value: str(value).format(persona=persona)  # noqa: E731
+        if step.action == "open":
+            self.browser.open(self._url(fill(step.argument)))
+        elif step.action == "click":
+            self.browser.click(fill(step.argument), within=fill(step.within) if step.within else None)
+        elif step.action == "submit":
+            fields = {k: fill(v) for k, v in dict(step.argument).items()}
+            self.browser.submit(fields, button=fill(step.button) if step.button else None)
+        elif step.action == "mail_link":
+            spec = {k: fill(v) for k, v in dict(step.argument).items()}
+            self.browser.open(self._mail_link(spec["to"], spec.get("subject", ""), spec["link"]))
+
+    def _mail_link(self, to: str, subject: str, link_text: str) -> str:
+        api = self._url("mailbox:/api/messages") + "?" + urlencode({"to": to})
+        page = self.browser.transport.request("GET", api)
+        if page.status != 200:
+            raise BrowserError(f"the mailbox API answered HTTP {page.status}")
+        messages = [m for m in json.loads(page.body)["messages"] if subject in m["subject"]]
+        if not messages:
+            raise BrowserError(f"no e-mail to {to} with subject « {subject} » in the mailbox")
+        for link in messages[0]["links"]:
+            if link_text in link["text"]:
+                return link["href"]
+        raise BrowserError(f"the e-mail « {messages[0]['subject']} » has no link « {link_text} »")
+
+    def _check(self, step: Step) -> None:
+        page = self.browser.page
+        if page is None:
+            raise AssertionError("no page was loaded")
+        expected_status = step.expect_status
+        if expected_status is None and not 200 <= page.status < 300:
+            raise AssertionError(f"expected a successful page, got HTTP {page.status}")
+        if expected_status is not None and page.status != expected_status:
+            raise AssertionError(f"expected HTTP {expected_status}, got {page.status}")
+        if step.expect_url and step.expect_url not in page.url:
+            raise AssertionError(f"expected the URL to contain « {step.expect_url} », got {page.url}")
+        text = page.text
+        for wanted in step.expect:
+            if " ".join(wanted.split()) not in text:
+                raise AssertionError(f"expected the page to show « {wanted} »")

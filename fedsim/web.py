@@ -1,0 +1,78 @@
+"""Flask plumbing every app shares: error pages that say what was wrong
+(never a stack trace), the SAML POST form, secret keys kept in the
+instance folder, and a blueprint that serves the shared templates."""
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, render_template
+from werkzeug.exceptions import HTTPException
+
+from fedsim.saml.errors import SamlRefused
+from fedsim.saml.idp import PostForm
+
+log = logging.getLogger(__name__)
+
+shared = Blueprint("fedsim", __name__, template_folder="templates")
+
+
+class UserError(HTTPException):
+    """Bad input from the person or their browser: shown as a 4xx page."""
+    code = 400
+
+    def __init__(self, message: str, *, code: int = 400, title: str = "Demande refusée") -> None:
+        super().__init__(description=message)
+        self.code = code
+        self.title = title
+
+
+def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str, int]:
+    return render_template("fedsim/error.html", title=title, message=message,
+                           detail=detail, status=status), status
+
+
+def post_form(form: PostForm) -> str:
+    """Auto-submitting page for the SAML HTTP-POST binding."""
+    return render_template("fedsim/post_form.html", form=form)
+
+
+def configure_errors(app: Flask) -> None:
+    @app.errorhandler(SamlRefused)
+    def _saml_refused(exc: SamlRefused):  # noqa: ANN202
+        log.warning("%s: SAML refused: %s (%s)", app.name, exc.reason, exc.detail)
+        return error_page("Message SAML refusé", exc.reason, 400, exc.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):  # noqa: ANN202
+        title = getattr(exc, "title", None) or exc.name
+        return error_page(title, exc.description or exc.name, exc.code or 400)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        log.exception("%s: unexpected error", app.name)
+        return error_page("Erreur interne", "Une erreur inattendue s'est produite ; elle a été "
+                          "journalisée. Recommencez l'opération.", 500)
+
+
+def configure_shared(app: Flask, *, layout: str) -> None:
+    """Register the shared templates and tell them which layout to extend."""
+    app.register_blueprint(shared)
+    app.jinja_env.globals["layout"] = layout
+    configure_errors(app)
+
+
+def instance_secret(instance_path: str | Path) -> str:
+    """A secret key made once and kept in the instance folder, so sessions
+    survive a restart."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def plain(text: str, status: int = 200, mimetype: str = "text/plain") -> Response:
+    return Response(text, status=status, mimetype=mimetype)

@@ -1,0 +1,56 @@
+"""CSAM, the federal authentication service, as a SAML identity provider."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from fedsim import personas
+from fedsim.db import Database
+from fedsim.federation import Settings
+from fedsim.saml.idp import IdentityProvider
+from fedsim.saml.state import SamlStateBase
+from fedsim.trust import entity_config, metadata_xml
+from fedsim.web import configure_shared, instance_secret
+from idp_csam import config, login, sso
+from idp_csam.eid import CardReader
+from idp_csam.models import Base
+
+db = Database(Base, SamlStateBase)
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    settings = (test_config or {}).get("FEDSIM_SETTINGS") or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir / "idp_csam"))
+    app.config.from_mapping(config.defaults(settings))
+    app.config.from_prefixed_env("IDP_CSAM")
+    app.config.update(test_config or {})
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    configure_shared(app, layout="idp_csam/layout.html")
+    configure_saml(app, settings)
+    configure_cards(app)
+    app.register_blueprint(sso.bp)
+    app.register_blueprint(login.bp)
+    return app
+
+
+def configure_saml(app: Flask, settings: Settings) -> None:
+    saml_config = entity_config(settings, "csam-idp")
+    app.extensions["idp_csam.idp"] = IdentityProvider(saml_config)
+    app.extensions["idp_csam.metadata"] = metadata_xml_of(settings)
+
+
+def metadata_xml_of(settings: Settings) -> str:
+    from fedsim.federation import entities
+    return metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)
+
+
+def configure_cards(app: Flask) -> None:
+    reader = CardReader(secret=app.config["SECRET_KEY"].encode(), max_tries=app.config["PIN_MAX_TRIES"])
+    app.extensions["idp_csam.reader"] = reader
+    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    with Database.factory(app)() as session:
+        reader.insert_cards(session, people)

@@ -1,0 +1,41 @@
+"""CSAM's own records: the citizens it knows and their eID cards."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Citizen(Base):
+    __tablename__ = "citizen"
+
+    nrn: Mapped[str] = mapped_column(String(11), primary_key=True)
+    persona_id: Mapped[str] = mapped_column(String(50), unique=True)
+    given_name: Mapped[str]
+    surname: Mapped[str]
+    email: Mapped[str]
+    language: Mapped[str] = mapped_column(String(2))
+    fedid: Mapped[str] = mapped_column(String(64), unique=True)
+    cards: Mapped[list["EidCard"]] = relationship(back_populates="holder")
+
+
+class EidCard(Base):
+    """A virtual Belgian eID. The PIN is kept as a keyed hash; three wrong
+    PINs block the card for good (until the PUK, see the CSAM issue)."""
+    __tablename__ = "eid_card"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    holder_nrn: Mapped[str] = mapped_column(ForeignKey("citizen.nrn"))
+    pin_digest: Mapped[str] = mapped_column(String(64))
+    failed_pin_tries: Mapped[int] = mapped_column(default=0)
+    blocked_at: Mapped[datetime | None]
+    holder: Mapped[Citizen] = relationship(back_populates="cards")
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None

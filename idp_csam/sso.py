@@ -1,0 +1,59 @@
+"""CSAM as a SAML IdP: metadata, the SSO endpoint, and the answer once the
+person has authenticated with one of the methods."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request, session, url_for
+
+from fedsim.db import Database
+from fedsim.saml.idp import IdentityProvider, pairwise_id
+from fedsim.web import UserError, plain, post_form
+from idp_csam.models import Citizen
+
+bp = Blueprint("sso", __name__)
+
+
+def _idp() -> IdentityProvider:
+    return current_app.extensions["idp_csam.idp"]
+
+
+@bp.get("/saml/metadata")
+def metadata():
+    return plain(current_app.extensions["idp_csam.metadata"], mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/saml/sso")
+def single_sign_on():
+    idp = _idp()
+    info = idp.parse_redirect(request.args)
+    session["pending_authn"] = idp.remember(Database.session(), info)
+    if session.get("authenticated") and not info.force_authn:
+        return redirect(url_for("sso.answer"))
+    return redirect(url_for("login.choose"))
+
+
+@bp.get("/saml/answer")
+def answer():
+    db = Database.session()
+    idp = _idp()
+    key = session.get("pending_authn")
+    info = idp.recall(db, key)
+    auth = session.get("authenticated")
+    if not auth:
+        return redirect(url_for("login.choose"))
+    citizen = db.get(Citizen, auth["nrn"])
+    if citizen is None:
+        session.pop("authenticated", None)
+        raise UserError("La personne authentifiée n'est plus connue de CSAM.", code=409)
+    form = idp.respond(
+        info, subject=pairwise_id(current_app.config["SECRET_KEY"].encode(), citizen.fedid, info.sp_entity_id),
+        attributes={
+            "egovNRN": [citizen.nrn], "givenName": [citizen.given_name], "surname": [citizen.surname],
+            "mail": [citizen.email], "PrefLanguage": [citizen.language],
+            "urn:be:fedict:iam:attr:fedid": [citizen.fedid],
+            "urn:be:fedict:iam:attr:authenticationmethod": [auth["method"]],
+        },
+        authn_context=auth["level"])
+    idp.mark_answered(db, key)
+    session.pop("pending_authn", None)
+    return post_form(form)
+

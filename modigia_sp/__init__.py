@@ -1,0 +1,45 @@
+"""Modigia, the e-learning platform of the AGE, as a SAML SP of Cerbère."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from fedsim.db import Database
+from fedsim.federation import Settings, entities
+from fedsim.saml.sp import ServiceProvider
+from fedsim.saml.state import SamlStateBase
+from fedsim.trust import entity_config, metadata_xml
+from fedsim.web import configure_shared, instance_secret
+from modigia_sp import catalogue, config, site, sso
+from modigia_sp.models import Base
+from modigia_sp.services import Courses, Policies
+
+db = Database(Base, SamlStateBase)
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    settings = (test_config or {}).get("FEDSIM_SETTINGS") or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir / "modigia_sp"))
+    app.config.from_mapping(config.defaults(settings))
+    app.config.from_prefixed_env("MODIGIA")
+    app.config.update(test_config or {})
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(sso.assertion_consumer)
+    configure_shared(app, layout="modigia_sp/layout.html")
+    configure_saml(app, settings)
+    app.extensions["modigia.policies"] = Policies(catalogue.load_policies(app.config["POLICIES_FILE"]))
+    app.extensions["modigia.courses"] = Courses(catalogue.load_courses(app.config["COURSES_FILE"]))
+    app.register_blueprint(sso.bp)
+    app.register_blueprint(site.bp)
+    return app
+
+
+def configure_saml(app: Flask, settings: Settings) -> None:
+    table = entities(settings)
+    app.extensions["modigia.sp"] = ServiceProvider(entity_config(settings, "modigia-sp"),
+                                                   idp_entity_id=table["cerbere-idp"].entity_id)
+    app.extensions["modigia.sp_metadata"] = metadata_xml(table["modigia-sp"], settings.certs_dir)

@@ -1,0 +1,48 @@
+"""Site policies and courses, read from YAML."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    code: str
+    title: str
+    version: str
+    date: str
+    pages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Module:
+    title: str
+    lessons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Course:
+    code: str
+    title: str
+    summary: str
+    modules: tuple[Module, ...]
+    demarche: str | None = None
+
+
+def load_policies(path: Path | None = None) -> tuple[PolicyDocument, ...]:
+    with open(path or DATA / "policies.yaml", encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return tuple(PolicyDocument(d["code"], d["title"], str(d["version"]), str(d["date"]), tuple(d["pages"]))
+                 for d in raw["documents"])
+
+
+def load_courses(path: Path | None = None) -> tuple[Course, ...]:
+    with open(path or DATA / "courses.yaml", encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return tuple(Course(c["code"], c["title"], c["summary"],
+                        tuple(Module(m["title"], tuple(m["lessons"])) for m in c["modules"]),
+                        c.get("demarche")) for c in raw["courses"])

@@ -1,0 +1,78 @@
+"""What Modigia does, free of HTTP: know users from Cerbère logins, track
+policy acceptances, enrol in courses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fedsim import clock
+from fedsim.saml.sp import SamlLogin
+from modigia_sp.catalogue import Course, PolicyDocument
+from modigia_sp.models import Enrolment, PolicyAcceptance, User
+
+
+class PolicyRefused(Exception):
+    pass
+
+
+def user_from_login(db: Session, login: SamlLogin) -> User:
+    """Find or create the user by the pairwise NameID; refresh attributes."""
+    if not login.name_id:
+        raise ValueError("Cerbère n'a pas transmis d'identifiant (NameID).")
+    now = clock.naive_utc_now()
+    user = db.scalars(select(User).where(User.name_id == login.name_id,
+                                         User.idp_entity_id == login.issuer)).first()
+    if user is None:
+        user = User(name_id=login.name_id, idp_entity_id=login.issuer, created_at=now,
+                    cerbere_username="", given_name="", surname="", email="", last_login_at=now)
+        db.add(user)
+    user.cerbere_username = login.first("cerbereUsername")
+    user.given_name, user.surname = login.first("givenName"), login.first("surname")
+    user.email, user.last_login_at = login.first("mail"), now
+    db.commit()
+    return user
+
+
+@dataclass(frozen=True)
+class Policies:
+    documents: tuple[PolicyDocument, ...]
+
+    def get(self, code: str) -> PolicyDocument | None:
+        return next((d for d in self.documents if d.code == code), None)
+
+    def missing(self, db: Session, user: User) -> list[PolicyDocument]:
+        """Documents whose current version this user has not accepted."""
+        accepted = set(db.execute(select(PolicyAcceptance.document, PolicyAcceptance.version)
+                                  .where(PolicyAcceptance.user_id == user.id)).tuples())
+        return [d for d in self.documents if (d.code, d.version) not in accepted]
+
+    def accept(self, db: Session, user: User, document: PolicyDocument, pages_seen: set[int]) -> None:
+        unseen = set(range(1, len(document.pages) + 1)) - pages_seen
+        if unseen:
+            raise PolicyRefused(f"Parcourez d'abord toutes les pages du document « {document.title} » "
+                                f"(pages non lues : {', '.join(map(str, sorted(unseen)))}).")
+        exists = db.scalars(select(PolicyAcceptance).where(
+            PolicyAcceptance.user_id == user.id, PolicyAcceptance.document == document.code,
+            PolicyAcceptance.version == document.version)).first()
+        if exists is None:
+            db.add(PolicyAcceptance(user_id=user.id, document=document.code, version=document.version,
+                                    accepted_at=clock.naive_utc_now()))
+            db.commit()
+
+
+@dataclass(frozen=True)
+class Courses:
+    courses: tuple[Course, ...]
+
+    def get(self, code: str) -> Course | None:
+        return next((c for c in self.courses if c.code == code), None)
+
+    def enrolled(self, db: Session, user: User) -> set[str]:
+        return set(db.scalars(select(Enrolment.course).where(Enrolment.user_id == user.id)))
+
+    def enrol(self, db: Session, user: User, course: Course) -> None:
+        if course.code not in self.enrolled(db, user):
+            db.add(Enrolment(user_id=user.id, course=course.code, enrolled_at=clock.naive_utc_now()))
+            db.commit()

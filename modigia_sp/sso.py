@@ -1,0 +1,58 @@
+"""Modigia as a strict SAML SP of Cerbère Citoyen."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, request, session, url_for
+
+from fedsim.db import Database
+from fedsim.saml.errors import SamlRefused
+from fedsim.saml.sp import ServiceProvider
+from fedsim.web import plain
+from modigia_sp.services import user_from_login
+
+bp = Blueprint("sso", __name__)
+
+
+def _sp() -> ServiceProvider:
+    return current_app.extensions["modigia.sp"]
+
+
+def local_path(url: str | None, default: str = "/") -> str:
+    if not url or not url.startswith("/") or url.startswith("//") or urlsplit(url).netloc:
+        return default
+    return url
+
+
+@bp.get("/saml/metadata")
+def metadata():
+    return plain(current_app.extensions["modigia.sp_metadata"], mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/saml/login")
+def login():
+    location, relay_state = _sp().start_login(Database.session(), local_path(request.args.get("next")))
+    session["sp_relay_states"] = (session.get("sp_relay_states", []) + [relay_state])[-5:]
+    return redirect(location)
+
+
+@bp.post("/saml/acs")
+def assertion_consumer():
+    db = Database.session()
+    login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
+                         session.get("sp_relay_states", []))
+    try:
+        user = user_from_login(db, login)
+    except ValueError as exc:
+        raise SamlRefused(str(exc)) from None
+    session.clear()
+    session["user_id"] = user.id
+    session["demarche"] = login.first("demarche")
+    session["context"] = login.first("context")
+    return redirect(url_for("courses.home") if login.next_url == "/" else login.next_url)
+
+
+@bp.route("/deconnexion", methods=["GET", "POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("courses.signed_out"))

@@ -1,0 +1,62 @@
+"""Mon Espace, the FWB e-government portal: SP toward CSAM, Cerbère Citoyen
+IdP toward FWB applications, accounts and démarches."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from fedsim import personas
+from fedsim.db import Database
+from fedsim.federation import Settings, entities
+from fedsim.mail import Mailer
+from fedsim.saml.idp import IdentityProvider
+from fedsim.saml.sp import ServiceProvider
+from fedsim.saml.state import SamlStateBase
+from fedsim.trust import entity_config, metadata_xml
+from fedsim.web import configure_shared, instance_secret
+from monespace import account, auth, cerbere, config, portal
+from monespace.accounts import AccountService
+from monespace.demarches import Registry
+from monespace.models import Base
+
+db = Database(Base, SamlStateBase)
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    settings = (test_config or {}).get("FEDSIM_SETTINGS") or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir / "monespace"))
+    app.config.from_mapping(config.defaults(settings))
+    app.config.from_prefixed_env("MONESPACE")
+    app.config.update(test_config or {})
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+    app.config.setdefault("DEMARCHE_TARGETS", {"modigia": settings.base_url("modigia_sp") + "/saml/login"})
+
+    db.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(auth.assertion_consumer)
+    configure_shared(app, layout="monespace/layout.html")
+    configure_saml(app, settings)
+    configure_services(app, settings)
+    for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def configure_saml(app: Flask, settings: Settings) -> None:
+    table = entities(settings)
+    app.extensions["monespace.sp"] = ServiceProvider(entity_config(settings, "monespace-sp"),
+                                                     idp_entity_id=table["csam-idp"].entity_id)
+    app.extensions["monespace.cerbere"] = IdentityProvider(entity_config(settings, "cerbere-idp"))
+    app.extensions["monespace.sp_metadata"] = metadata_xml(table["monespace-sp"], settings.certs_dir)
+    app.extensions["monespace.cerbere_metadata"] = metadata_xml(table["cerbere-idp"], settings.certs_dir)
+
+
+def configure_services(app: Flask, settings: Settings) -> None:
+    mailer = Mailer(app.config["SMTP_HOST"], app.config["SMTP_PORT"], "Mon Espace", app.config["MAIL_SENDER"])
+    service = AccountService(mailer, settings.base_url("monespace"), app.config["ACTIVATION_LINK_LIFETIME"])
+    app.extensions["monespace.accounts"] = service
+    app.extensions["monespace.demarches"] = Registry.load(app.config["DEMARCHES_FILE"])
+    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    with Database.factory(app)() as session:
+        service.seed(session, people)

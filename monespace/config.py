@@ -1,0 +1,25 @@
+"""Mon Espace defaults; override with the mapping given to ``create_app`` or
+``MONESPACE_*`` environment variables."""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from fedsim.federation import Settings
+
+
+def defaults(settings: Settings) -> dict:
+    instance = settings.instance_dir / "monespace"
+    return {
+        "FEDSIM_SETTINGS": settings,
+        "DATABASE_URL": os.environ.get("MONESPACE_DATABASE_URL", f"sqlite:///{instance / 'monespace.sqlite3'}"),
+        "SESSION_COOKIE_NAME": "monespace_session",
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": settings.smtp_port,
+        "MAIL_SENDER": "noreply@monespace.fw-b.be",
+        "ACTIVATION_LINK_LIFETIME": timedelta(hours=48),
+        "PERSONAS_FILE": None,
+        "DEMARCHES_FILE": None,
+    }

@@ -1,0 +1,57 @@
+"""The protocol-neutral model between Mon Espace's two SAML faces (the SP
+toward CSAM, the Cerbère IdP toward FWB apps), and the explicit mapping of
+levels of assurance from one to the other."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from fedsim.saml.sp import SamlLogin
+
+# CSAM (FAS) level received upstream -> AuthnContextClassRef Cerbère asserts.
+LEVELS = {
+    "urn:be:fedict:iam:fas:Level500": "urn:be:fedict:iam:fas:Level500",
+    "urn:be:fedict:iam:fas:Level450": "urn:be:fedict:iam:fas:Level450",
+    "urn:be:fedict:iam:fas:Level400": "urn:be:fedict:iam:fas:Level400",
+    "urn:be:fedict:iam:fas:Level200": "urn:be:fedict:iam:fas:Level200",
+    "urn:be:fedict:iam:fas:Level100": "urn:be:fedict:iam:fas:Level100",
+}
+
+
+class UnknownLevel(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class UpstreamIdentity:
+    """Who CSAM says the person is, and how sure it is."""
+    nrn: str
+    given_name: str
+    surname: str
+    email: str
+    language: str
+    level: str
+    method: str
+    authority: str
+
+    @classmethod
+    def from_saml(cls, login: SamlLogin) -> "UpstreamIdentity":
+        if not login.first("egovNRN"):
+            raise ValueError("CSAM n'a pas transmis le numéro de registre national (egovNRN).")
+        if login.authn_context not in LEVELS:
+            raise UnknownLevel(f"Niveau d'authentification inconnu : {login.authn_context!r}")
+        return cls(nrn=login.first("egovNRN"), given_name=login.first("givenName"),
+                   surname=login.first("surname"), email=login.first("mail"),
+                   language=(login.first("PrefLanguage", "fr") or "fr")[:2].lower(),
+                   level=login.authn_context, authority=login.issuer,
+                   method=login.first("urn:be:fedict:iam:attr:authenticationmethod"))
+
+    def to_session(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_session(cls, data: dict | None) -> "UpstreamIdentity | None":
+        return cls(**data) if data else None
+
+    @property
+    def downstream_level(self) -> str:
+        return LEVELS[self.level]

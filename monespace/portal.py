@@ -1,0 +1,84 @@
+"""The portal pages: home (G01), dashboard (G11), démarches (G12-G13)."""
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from fedsim import clock
+from fedsim.db import Database
+from fedsim.web import UserError
+from monespace import session as who_is
+from monespace.demarches import Registry
+from monespace.models import Account, Dossier
+
+bp = Blueprint("portal", __name__)
+
+PAGE_SIZES = (15, 30, 50)
+
+
+def _registry() -> Registry:
+    return current_app.extensions["monespace.demarches"]
+
+
+def _require_account() -> Account | None:
+    return who_is.current_account(Database.session())
+
+
+@bp.get("/")
+def home():
+    return render_template("monespace/home.html")
+
+
+@bp.get("/tableau-de-bord")
+def dashboard():
+    account = _require_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return render_template("monespace/dashboard.html", account=account,
+                           available=_registry().for_dashboard())
+
+
+@bp.get("/demarches/")
+def demarches():
+    account = _require_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    registry = _registry()
+    category = request.args.get("categorie") or None
+    if category is not None and category not in registry.categories:
+        raise UserError(f"La catégorie « {category} » n'existe pas.", code=404)
+    size = request.args.get("taille", type=int) or PAGE_SIZES[0]
+    if size not in PAGE_SIZES:
+        raise UserError("Taille de page non prévue : choisissez 15, 30 ou 50 résultats.")
+    query = request.args.get("q", "").strip()[:100]
+    found = registry.search(category, query)
+    pages = max(1, math.ceil(len(found) / size))
+    page = request.args.get("page", type=int) or 1
+    if not 1 <= page <= pages:
+        raise UserError(f"La page {page} n'existe pas (il y en a {pages}).", code=404)
+    return render_template("monespace/demarches.html", account=account, registry=registry,
+                           category=category, query=query, size=size, sizes=PAGE_SIZES,
+                           page=page, pages=pages, total=len(found),
+                           rows=found[(page - 1) * size: page * size])
+
+
+@bp.get("/demarrer-demarche/")
+def start_demarche():
+    registry = _registry()
+    code = request.args.get("codeDemarche", "")
+    demarche = registry.get(code)
+    if demarche is None:
+        raise UserError(f"La démarche « {code[:40]} » n'existe pas.", code=404, title="Démarche inconnue")
+    account = _require_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.full_path))
+    db = Database.session()
+    db.add(Dossier(account=account, title=demarche.title, demarche_code=demarche.code,
+                   created_at=clock.naive_utc_now()))
+    db.commit()
+    session["demarche"] = demarche.code
+    target = current_app.config["DEMARCHE_TARGETS"].get(demarche.target or "")
+    if target:
+        return redirect(target)
+    return render_template("monespace/demarche_started.html", account=account, demarche=demarche)
