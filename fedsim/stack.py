@@ -66,10 +66,13 @@ class Federation:
         self.smtp.stop()
 
 
-def start_in_process(root: Path, *, testing: bool = True, overrides: dict[str, dict] | None = None) -> Federation:
+def start_in_process(root: Path, *, testing: bool = True, overrides: dict[str, dict] | None = None,
+                     instance_dir: Path | None = None) -> Federation:
     """A complete federation under ``root`` (certs, databases), served to
-    WSGI clients; only the SMTP sink listens, on a free loopback port."""
-    settings = dataclasses.replace(Settings(), certs_dir=root / "certs", instance_dir=root / "instance")
+    WSGI clients; only the SMTP sink listens, on a free loopback port.
+    Keys in ``root/certs`` are reused when present."""
+    settings = dataclasses.replace(Settings(), certs_dir=root / "certs",
+                                   instance_dir=instance_dir or root / "instance")
     trust.ensure(settings)
     sessions = mailbox_sessions(settings)
     smtp = sink.start(sessions, "127.0.0.1", 0)

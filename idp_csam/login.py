@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from fedsim import clock
@@ -51,7 +52,7 @@ def eid():
     db = Database.session()
     cards = _reader().cards(db)
     form = PinForm()
-    form.card.choices = [(c.number, f"{c.holder.given_name} {c.holder.surname} — carte {c.number}")
+    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — carte {c.number}")
                          for c in cards]
     error, status = None, 200
     if form.validate_on_submit():

@@ -44,8 +44,8 @@ class Policies:
 
     def missing(self, db: Session, user: User) -> list[PolicyDocument]:
         """Documents whose current version this user has not accepted."""
-        accepted = set(db.execute(select(PolicyAcceptance.document, PolicyAcceptance.version)
-                                  .where(PolicyAcceptance.user_id == user.id)).tuples())
+        accepted = {tuple(row) for row in db.execute(
+            select(PolicyAcceptance.document, PolicyAcceptance.version).where(PolicyAcceptance.user_id == user.id))}
         return [d for d in self.documents if (d.code, d.version) not in accepted]
 
     def accept(self, db: Session, user: User, document: PolicyDocument, pages_seen: set[int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 from fedsim.db import Database
@@ -13,7 +14,8 @@ from monespace.accounts import AccountService, LinkRefused
 
 bp = Blueprint("account", __name__, url_prefix="/compte")
 
-LANGUAGES = [("fr", "Français"), ("nl", "Nederlands"), ("de", "Deutsch"), ("en", "English")]
+LANGUAGES = [SelectChoice("fr", "Français"), SelectChoice("nl", "Nederlands"),
+             SelectChoice("de", "Deutsch"), SelectChoice("en", "English")]
 
 
 class CreateForm(FlaskForm):

@@ -1,0 +1,54 @@
+"""Browser tests drive Debian's Chromium through Playwright (browser
+downloads are not possible here). Locally they skip, saying why, when
+Chromium is absent; under CI (``CI`` set) a missing Chromium is a failure."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from fedsim.federation import Settings
+from fedsim.serve import ServedFederation
+
+CHROMIUM = os.environ.get("FEDSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """The federation on real (free) ports, as `fedsim up` serves it."""
+    settings = dataclasses.replace(
+        Settings(), certs_dir=tmp_path / "certs", instance_dir=tmp_path / "instance",
+        monespace_port=_free_port(), csam_port=_free_port(), modigia_port=_free_port(),
+        mailbox_port=_free_port(), smtp_port=_free_port())
+    federation = ServedFederation(settings).start()
+    yield federation
+    federation.stop()
+
+
+@pytest.fixture
+def page(tmp_path: Path):
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set FEDSIM_CHROMIUM)"
+        if os.environ.get("CI"):
+            pytest.fail(message + " — CI must run the browser test")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="fr-BE")
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
