@@ -4,9 +4,12 @@ their text, fills and submits forms. Two transports: WSGI apps in-process
 (keyed by host:port), or real HTTP."""
 from __future__ import annotations
 
+import base64
+import re
+import zlib
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
 from lxml import html as lxml_html
@@ -76,6 +79,38 @@ class BrowserError(AssertionError):
     pass
 
 
+@dataclass(frozen=True)
+class SamlMessage:
+    """A SAML message seen crossing the browser, decoded for reports."""
+    kind: str  # "SAMLRequest" or "SAMLResponse"
+    url: str
+    xml: str
+
+
+def decode_saml(url: str, data: dict[str, str] | None) -> list[SamlMessage]:
+    """SAML messages carried by a request: Redirect binding (deflated in the
+    query) or POST binding (base64 in the form)."""
+    found = []
+    query = dict(parse_qsl(urlsplit(url).query))
+    for kind in ("SAMLRequest", "SAMLResponse"):
+        try:
+            if kind in query:
+                xml = zlib.decompress(base64.b64decode(query[kind]), -15).decode("utf-8", "replace")
+            elif data and kind in data:
+                xml = base64.b64decode(data[kind]).decode("utf-8", "replace")
+            else:
+                continue
+        except (ValueError, zlib.error) as exc:
+            xml = f"(undecodable: {exc})"
+        found.append(SamlMessage(kind, url.split("?")[0], _SIGNATURE.sub(r"<\1Signature>…</\1Signature>", xml)))
+    return found
+
+
+# Signature blocks (base64 values, certificates) make a trace unreadable;
+# a report keeps only the fact that the element was signed.
+_SIGNATURE = re.compile(r"<(\w+:)?Signature\b.*?</\1Signature>", re.DOTALL)
+
+
 def _norm(text: str) -> str:
     return " ".join((text or "").split())
 
@@ -86,13 +121,15 @@ class Browser:
         self.max_hops = max_hops
         self.page: Page | None = None
         self.history: list[str] = []
+        self.saml_trace: list[SamlMessage] = []
 
     # -- navigation ----------------------------------------------------------
 
     def open(self, url: str, method: str = "GET", data: dict[str, str] | None = None) -> Page:
         for _ in range(self.max_hops):
+            self.saml_trace.extend(decode_saml(url, data))
             page = self.transport.request(method, url, data)
-            self.history.append(f"{method} {url} -> {page.status}")
+            self.history.append(f"{method} {url.split('?')[0]} -> {page.status}")
             location = page.headers.get("Location")
             if page.status in (301, 302, 303, 307, 308) and location:
                 url = urljoin(url, location)

@@ -21,6 +21,8 @@ class StepResult:
     status: int = 0
     error: str = ""
     page_said: str = ""
+    requests: list[str] = field(default_factory=list)
+    saml: list = field(default_factory=list)  # SamlMessage seen during this step
 
 
 @dataclass
@@ -44,9 +46,14 @@ class ScenarioResult:
         failed = self.failure
         if failed is None:
             return ""
-        return (f"scenario {self.scenario.name}: step {failed.index} ({', '.join(failed.step.guide)} "
-                f"« {failed.step.say} ») failed: {failed.error}\n"
-                f"  page: {failed.url} (HTTP {failed.status})\n  the page said: {failed.page_said}")
+        lines = [f"scenario {self.scenario.name}: step {failed.index} ({', '.join(failed.step.guide)} "
+                 f"« {failed.step.say} ») failed: {failed.error}",
+                 f"  page: {failed.url} (HTTP {failed.status})", f"  the page said: {failed.page_said}"]
+        if failed.requests:
+            lines.append("  requests of this step: " + " | ".join(failed.requests))
+        for message in failed.saml:
+            lines.append(f"  {message.kind} to {message.url}:\n    {message.xml[:3000]}")
+        return "\n".join(lines)
 
 
 class Runner:
@@ -58,6 +65,7 @@ class Runner:
         persona = personas.by_id(scenario.persona)
         result = ScenarioResult(scenario)
         for index, step in enumerate(scenario.steps, 1):
+            seen_requests, seen_saml = len(self.browser.history), len(self.browser.saml_trace)
             started = time.perf_counter()
             try:
                 self._do(step, persona)
@@ -71,6 +79,8 @@ class Runner:
                 outcome.url, outcome.status = page.url, page.status
                 if not outcome.ok:
                     outcome.page_said = page.main_text[:600]
+                    outcome.requests = self.browser.history[seen_requests:]
+                    outcome.saml = self.browser.saml_trace[seen_saml:]
             result.steps.append(outcome)
             if not outcome.ok:
                 break
