@@ -38,7 +38,7 @@ from fedsim.scenario import model  # noqa: E402
 from fedsim.scenario.browser import Browser, WsgiTransport  # noqa: E402
 from fedsim.scenario.runner import Runner  # noqa: E402
 from fedsim.stack import start_in_process  # noqa: E402
-from modigia_sp.models import Enrolment, PolicyAcceptance, User  # noqa: E402
+from modigia_sp.models import Base as ModigiaBase  # noqa: E402
 from monespace.models import Account  # noqa: E402
 
 
@@ -77,7 +77,7 @@ def forget(fed, nrn: str) -> None:
             db.delete(account)  # its links and dossiers go with it (ORM cascade)
         db.commit()
     with Database.factory(fed.apps["modigia_sp"])() as db:
-        for table in (PolicyAcceptance, Enrolment, User):
+        for table in reversed(ModigiaBase.metadata.sorted_tables):
             db.execute(delete(table))
         db.commit()
 

@@ -7,6 +7,10 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 
+class MailNotSent(RuntimeError):
+    """The SMTP server could not take the message."""
+
+
 @dataclass(frozen=True)
 class Mailer:
     host: str
@@ -23,6 +27,9 @@ class Mailer:
         message.set_content(text)
         if html:
             message.add_alternative(html, subtype="html")
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(message)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailNotSent(f"SMTP {self.host}:{self.port}: {exc}") from exc
         return message["Message-ID"]

@@ -40,11 +40,12 @@ def ensure(settings: Settings, *, force: bool = False, refresh_metadata: bool = 
     return table
 
 
-def entity_config(settings: Settings, name: str):  # -> saml2.config.Config
-    """pysaml2 config of one entity, trusting its peers' metadata files."""
+def entity_config(settings: Settings, name: str, **options):  # -> saml2.config.Config
+    """pysaml2 config of one entity, trusting its peers' metadata files.
+    ``options`` go to ``fedsim.saml.config.config_dict`` (lifetimes, skew)."""
     table = entities(settings)
     entity = table[name]
     peers = [saml_config.metadata_file(settings.certs_dir, table[p]) for p in TRUST[name]]
     if not all(p.exists() for p in peers) or not certs.key_pair(settings.certs_dir, name).exists():
         ensure(settings, refresh_metadata=False)
-    return saml_config.load(saml_config.config_dict(entity, settings.certs_dir, peers))
+    return saml_config.load(saml_config.config_dict(entity, settings.certs_dir, peers, **options))

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 
+from fedsim.mail import MailNotSent
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import PostForm
 
@@ -43,6 +44,12 @@ def configure_errors(app: Flask) -> None:
     def _saml_refused(exc: SamlRefused):  # noqa: ANN202
         log.warning("%s: SAML refused: %s (%s)", app.name, exc.reason, exc.detail)
         return error_page("Message SAML refusé", exc.reason, 400, exc.detail)
+
+    @app.errorhandler(MailNotSent)
+    def _mail_not_sent(exc: MailNotSent):  # noqa: ANN202
+        log.error("%s: e-mail not sent: %s", app.name, exc)
+        return error_page("E-mail non envoyé", "Le serveur de courrier n'a pas accepté le message ; "
+                          "rien n'a été enregistré. Réessayez dans un instant.", 503, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # noqa: ANN202

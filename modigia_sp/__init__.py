@@ -10,9 +10,10 @@ from fedsim.saml.sp import ServiceProvider
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
-from modigia_sp import catalogue, config, site, sso
+from fedsim.mail import Mailer
+from modigia_sp import account, catalogue, config, courses, policies, sso
 from modigia_sp.models import Base
-from modigia_sp.services import Courses, Policies
+from modigia_sp.services import Contact, Courses, Policies
 
 db = Database(Base, SamlStateBase)
 csrf = CSRFProtect()
@@ -31,15 +32,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(sso.assertion_consumer)
     configure_shared(app, layout="modigia_sp/layout.html")
     configure_saml(app, settings)
+    configure_services(app)
+    for blueprint in (sso.bp, policies.bp, courses.bp, account.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def configure_services(app: Flask) -> None:
     app.extensions["modigia.policies"] = Policies(catalogue.load_policies(app.config["POLICIES_FILE"]))
     app.extensions["modigia.courses"] = Courses(catalogue.load_courses(app.config["COURSES_FILE"]))
-    app.register_blueprint(sso.bp)
-    app.register_blueprint(site.bp)
-    return app
+    mailer = Mailer(app.config["SMTP_HOST"], app.config["SMTP_PORT"], "Modigia", app.config["MAIL_SENDER"])
+    app.extensions["modigia.contact"] = Contact(mailer, app.config["CONTACT_MAILBOX"])
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
-    app.extensions["modigia.sp"] = ServiceProvider(entity_config(settings, "modigia-sp"),
-                                                   idp_entity_id=table["cerbere-idp"].entity_id)
+    saml_config = entity_config(settings, "modigia-sp", accepted_time_diff=app.config["ACCEPTED_TIME_DIFF"])
+    app.extensions["modigia.sp"] = ServiceProvider(saml_config, idp_entity_id=table["cerbere-idp"].entity_id)
     app.extensions["modigia.sp_metadata"] = metadata_xml(table["modigia-sp"], settings.certs_dir)

@@ -19,9 +19,16 @@ class PolicyDocument:
 
 
 @dataclass(frozen=True)
+class Lesson:
+    code: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
 class Module:
     title: str
-    lessons: tuple[str, ...]
+    lessons: tuple[Lesson, ...]
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,13 @@ class Course:
     summary: str
     modules: tuple[Module, ...]
     demarche: str | None = None
+
+    @property
+    def lessons(self) -> tuple[Lesson, ...]:
+        return tuple(lesson for module in self.modules for lesson in module.lessons)
+
+    def lesson(self, code: str) -> Lesson | None:
+        return next((lesson for lesson in self.lessons if lesson.code == code), None)
 
 
 def load_policies(path: Path | None = None) -> tuple[PolicyDocument, ...]:
@@ -44,5 +58,6 @@ def load_courses(path: Path | None = None) -> tuple[Course, ...]:
     with open(path or DATA / "courses.yaml", encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     return tuple(Course(c["code"], c["title"], c["summary"],
-                        tuple(Module(m["title"], tuple(m["lessons"])) for m in c["modules"]),
+                        tuple(Module(m["title"], tuple(Lesson(**lesson) for lesson in m["lessons"]))
+                              for m in c["modules"]),
                         c.get("demarche")) for c in raw["courses"])

@@ -15,6 +15,12 @@ def defaults(settings: Settings) -> dict:
         "SESSION_COOKIE_NAME": "modigia_session",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": settings.smtp_port,
+        "MAIL_SENDER": "noreply@modigia.cfwb.be",
+        "CONTACT_MAILBOX": "Modigia@cfwb.be",
+        "HELP_CENTRE_URL": settings.base_url("monespace") + "/centre-aide/",
+        "ACCEPTED_TIME_DIFF": 60,  # seconds of clock skew tolerated on NotBefore / NotOnOrAfter
         "POLICIES_FILE": None,
         "COURSES_FILE": None,
     }

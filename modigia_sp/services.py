@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from fedsim import clock
 from fedsim.saml.sp import SamlLogin
-from modigia_sp.catalogue import Course, PolicyDocument
-from modigia_sp.models import Enrolment, PolicyAcceptance, User
+from fedsim.mail import Mailer
+from modigia_sp.catalogue import Course, Lesson, PolicyDocument
+from modigia_sp.models import ContactMessage, Enrolment, LessonCompletion, PolicyAcceptance, User
 
 
 class PolicyRefused(Exception):
@@ -30,7 +31,8 @@ def user_from_login(db: Session, login: SamlLogin) -> User:
         db.add(user)
     user.cerbere_username = login.first("cerbereUsername")
     user.given_name, user.surname = login.first("givenName"), login.first("surname")
-    user.email, user.last_login_at = login.first("mail"), now
+    user.email, user.context, user.last_login_at = login.first("mail"), login.first("context"), now
+    user.attributes = dict(login.attributes)
     db.commit()
     return user
 
@@ -76,3 +78,34 @@ class Courses:
         if course.code not in self.enrolled(db, user):
             db.add(Enrolment(user_id=user.id, course=course.code, enrolled_at=clock.naive_utc_now()))
             db.commit()
+
+    @staticmethod
+    def completed(db: Session, user: User, course: Course) -> set[str]:
+        return set(db.scalars(select(LessonCompletion.lesson).where(
+            LessonCompletion.user_id == user.id, LessonCompletion.course == course.code)))
+
+    def progress(self, db: Session, user: User, course: Course) -> int:
+        """Percentage of the course's lessons completed."""
+        done = self.completed(db, user, course) & {lesson.code for lesson in course.lessons}
+        return round(100 * len(done) / len(course.lessons)) if course.lessons else 0
+
+    def complete(self, db: Session, user: User, course: Course, lesson: Lesson) -> None:
+        self.enrol(db, user, course)
+        if lesson.code not in self.completed(db, user, course):
+            db.add(LessonCompletion(user_id=user.id, course=course.code, lesson=lesson.code,
+                                    completed_at=clock.naive_utc_now()))
+            db.commit()
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The contact form: the message is kept and mailed to the Modigia box."""
+    mailer: Mailer
+    mailbox: str
+
+    def send(self, db: Session, user: User, subject: str, body: str) -> None:
+        text = (f"Message de {user.given_name} {user.surname} <{user.email}> "
+                f"(Cerbère : {user.cerbere_username})\n\n{body}")
+        self.mailer.send(self.mailbox, f"[Modigia] {subject}", text)
+        db.add(ContactMessage(user_id=user.id, subject=subject, body=body, sent_at=clock.naive_utc_now()))
+        db.commit()

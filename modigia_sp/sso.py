@@ -49,7 +49,7 @@ def assertion_consumer():
     session["user_id"] = user.id
     session["demarche"] = login.first("demarche")
     session["context"] = login.first("context")
-    return redirect(url_for("courses.home") if login.next_url == "/" else login.next_url)
+    return redirect(login.next_url)
 
 
 @bp.route("/deconnexion", methods=["GET", "POST"])

@@ -160,6 +160,12 @@ class Browser:
                 return self.open(*self._form_request(form, extra))
         raise BrowserError(f"no link or button « {text} » on {self.page.url}")
 
+    def has(self, text: str) -> bool:
+        """Is there a link or button whose text contains ``text``?"""
+        tree = self.page.tree
+        return any(text in (_norm(el.text_content()) or el.get("value", ""))
+                   for el in tree.xpath("//a[@href]|//button|//input[@type='submit']"))
+
     def submit(self, fields: dict[str, str], button: str | None = None) -> Page:
         """Fill the form holding the named fields and submit it."""
         forms = [f for f in self.page.tree.forms if all(f.xpath(f".//*[@name='{n}']") for n in fields)]

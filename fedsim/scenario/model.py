@@ -25,6 +25,7 @@ class Step:
     argument: object
     within: str | None = None
     button: str | None = None
+    repeat: bool = False  # click again and again while the link or button is there
     expect: tuple[str, ...] = ()
     expect_url: str | None = None
     expect_status: int | None = None
@@ -54,7 +55,7 @@ def _step(raw: dict, where: str) -> Step:
     expect = raw.get("expect", [])
     expect = tuple([expect] if isinstance(expect, str) else expect)
     return Step(guide=guide, say=raw.get("say", ""), action=actions[0], argument=raw[actions[0]],
-                within=raw.get("within"), button=raw.get("button"), expect=expect,
+                within=raw.get("within"), button=raw.get("button"), repeat=bool(raw.get("repeat")), expect=expect,
                 expect_url=raw.get("expect_url"), expect_status=raw.get("expect_status"))
 
 

@@ -98,6 +98,12 @@ class Runner:
         fill = lambda value: str(value).format(persona=persona)  # noqa: E731
         if step.action == "open":
             self.browser.open(self._url(fill(step.argument)))
+        elif step.action == "click" and step.repeat:
+            for _ in range(100):
+                if not self.browser.has(fill(step.argument)):
+                    return
+                self.browser.click(fill(step.argument))
+            raise BrowserError(f"« {step.argument} » was still there after 100 clicks")
         elif step.action == "click":
             self.browser.click(fill(step.argument), within=fill(step.within) if step.within else None)
         elif step.action == "submit":

@@ -1,0 +1,41 @@
+"""The person's profile (what Cerbère sent) and the contact page (G17)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from fedsim.db import Database
+from modigia_sp.gate import entered_user
+
+bp = Blueprint("account", __name__)
+
+
+class ContactForm(FlaskForm):
+    subject = StringField("Objet", validators=[InputRequired("Indiquez l'objet de votre message."),
+                                               Length(max=200)])
+    body = TextAreaField("Message", validators=[InputRequired("Écrivez votre message."), Length(max=5000)])
+
+
+@bp.get("/profil")
+def profile():
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    return render_template("modigia_sp/profile.html", user=user)
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+def contact():
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    form = ContactForm()
+    if form.validate_on_submit():
+        current_app.extensions["modigia.contact"].send(Database.session(), user, form.subject.data,
+                                                       form.body.data)
+        return render_template("modigia_sp/contact.html", user=user, form=None, sent=True)
+    error = " ".join(e for errs in form.errors.values() for e in errs) if form.is_submitted() else None
+    return render_template("modigia_sp/contact.html", user=user, form=form, sent=False,
+                           error=error), 400 if error else 200

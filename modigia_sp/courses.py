@@ -1,0 +1,88 @@
+"""Home page, courses, lessons and progress (G16)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
+
+from fedsim.db import Database
+from fedsim.web import UserError
+from modigia_sp.catalogue import Course
+from modigia_sp.gate import entered_user
+from modigia_sp.services import Courses
+
+bp = Blueprint("courses", __name__)
+
+
+def _catalogue() -> Courses:
+    return current_app.extensions["modigia.courses"]
+
+
+def _course(code: str) -> Course:
+    found = _catalogue().get(code)
+    if found is None:
+        raise UserError(f"Le cours « {code[:40]} » n'existe pas.", code=404)
+    return found
+
+
+@bp.get("/")
+def home():
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    catalogue = _catalogue()
+    return render_template("modigia_sp/home.html", user=user, courses=catalogue.courses,
+                           enrolled=catalogue.enrolled(Database.session(), user),
+                           demarche=session.get("demarche"))
+
+
+@bp.get("/mes-cours")
+def mine():
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    db, catalogue = Database.session(), _catalogue()
+    rows = [(c, catalogue.progress(db, user, c)) for c in catalogue.courses
+            if c.code in catalogue.enrolled(db, user)]
+    return render_template("modigia_sp/mine.html", user=user, rows=rows)
+
+
+@bp.get("/cours/<code>")
+def course(code: str):
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    found, db = _course(code), Database.session()
+    _catalogue().enrol(db, user, found)
+    return render_template("modigia_sp/course.html", user=user, course=found,
+                           done=_catalogue().completed(db, user, found),
+                           progress=_catalogue().progress(db, user, found))
+
+
+@bp.get("/cours/<code>/<lesson_code>")
+def lesson(code: str, lesson_code: str):
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    found = _course(code)
+    item = found.lesson(lesson_code)
+    if item is None:
+        raise UserError("Cette leçon n'existe pas dans ce cours.", code=404)
+    return render_template("modigia_sp/lesson.html", user=user, course=found, lesson=item,
+                           done=lesson_code in _catalogue().completed(Database.session(), user, found))
+
+
+@bp.post("/cours/<code>/<lesson_code>/terminer")
+def complete(code: str, lesson_code: str):
+    user, elsewhere = entered_user()
+    if elsewhere:
+        return elsewhere
+    found = _course(code)
+    item = found.lesson(lesson_code)
+    if item is None:
+        raise UserError("Cette leçon n'existe pas dans ce cours.", code=404)
+    _catalogue().complete(Database.session(), user, found, item)
+    return redirect(url_for("courses.course", code=code))
+
+
+@bp.get("/au-revoir")
+def signed_out():
+    return render_template("modigia_sp/signed_out.html")
