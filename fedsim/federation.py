@@ -68,13 +68,13 @@ def entities(settings: Settings) -> dict[str, Entity]:
     modigia = settings.base_url("modigia_sp")
     return {
         "csam-idp": Entity("csam-idp", "idp", "idp_csam", csam, "CSAM",
-                           {"metadata": "/saml/metadata", "sso": "/saml/sso"}),
+                           {"metadata": "/saml/metadata", "sso": "/saml/sso", "slo": "/saml/slo"}),
         "monespace-sp": Entity("monespace-sp", "sp", "monespace", portal, "Mon Espace",
-                               {"metadata": "/saml/sp/metadata", "acs": "/saml/sp/acs"}),
+                               {"metadata": "/saml/sp/metadata", "acs": "/saml/sp/acs", "slo": "/saml/sp/slo"}),
         "cerbere-idp": Entity("cerbere-idp", "idp", "monespace", portal, "Cerbère Citoyen",
-                              {"metadata": "/cerbere/metadata", "sso": "/cerbere/sso"}),
+                              {"metadata": "/cerbere/metadata", "sso": "/cerbere/sso", "slo": "/cerbere/slo"}),
         "modigia-sp": Entity("modigia-sp", "sp", "modigia_sp", modigia, "Modigia",
-                             {"metadata": "/saml/metadata", "acs": "/saml/acs"}),
+                             {"metadata": "/saml/metadata", "acs": "/saml/acs", "slo": "/saml/slo"}),
     }
 
 

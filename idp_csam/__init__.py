@@ -6,8 +6,9 @@ from flask_wtf import CSRFProtect
 
 from fedsim import personas
 from fedsim.db import Database
-from fedsim.federation import Settings
+from fedsim.federation import Settings, entities
 from fedsim.saml.idp import IdentityProvider
+from fedsim.saml.slo import LogoutService
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
@@ -38,14 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:
-    saml_config = entity_config(settings, "csam-idp")
-    app.extensions["idp_csam.idp"] = IdentityProvider(saml_config)
-    app.extensions["idp_csam.metadata"] = metadata_xml_of(settings)
-
-
-def metadata_xml_of(settings: Settings) -> str:
-    from fedsim.federation import entities
-    return metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)
+    idp = IdentityProvider(entity_config(settings, "csam-idp"))
+    app.extensions["idp_csam.idp"] = idp
+    app.extensions["idp_csam.slo"] = LogoutService(idp.server)
+    app.extensions["idp_csam.metadata"] = metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)
 
 
 def configure_cards(app: Flask) -> None:

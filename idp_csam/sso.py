@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim.db import Database
+from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import IdentityProvider, pairwise_id
+from fedsim.saml.slo import LogoutService
 from fedsim.web import UserError, plain, post_form
 from idp_csam.models import Citizen
 
@@ -57,3 +59,14 @@ def answer():
     session.pop("pending_authn", None)
     return post_form(form)
 
+
+
+@bp.get("/saml/slo")
+def single_logout():
+    """A service provider asks to end the person's CSAM session."""
+    slo: LogoutService = current_app.extensions["idp_csam.slo"]
+    received = slo.receive(request.query_string.decode("latin-1"))
+    if received.kind != "request":
+        raise SamlRefused("Réponse de déconnexion inattendue : CSAM n'a demandé aucune déconnexion.")
+    session.clear()
+    return redirect(slo.respond(received))

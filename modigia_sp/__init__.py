@@ -6,6 +6,7 @@ from flask_wtf import CSRFProtect
 
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
+from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
@@ -48,5 +49,7 @@ def configure_services(app: Flask) -> None:
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
     saml_config = entity_config(settings, "modigia-sp", accepted_time_diff=app.config["ACCEPTED_TIME_DIFF"])
-    app.extensions["modigia.sp"] = ServiceProvider(saml_config, idp_entity_id=table["cerbere-idp"].entity_id)
+    sp = ServiceProvider(saml_config, idp_entity_id=table["cerbere-idp"].entity_id)
+    app.extensions["modigia.sp"] = sp
+    app.extensions["modigia.slo"] = LogoutService(sp.client)
     app.extensions["modigia.sp_metadata"] = metadata_xml(table["modigia-sp"], settings.certs_dir)

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim.db import Database
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain
 from modigia_sp.services import user_from_login
@@ -49,10 +50,35 @@ def assertion_consumer():
     session["user_id"] = user.id
     session["demarche"] = login.first("demarche")
     session["context"] = login.first("context")
+    session["saml"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index}
     return redirect(login.next_url)
+
+
+def _slo() -> LogoutService:
+    return current_app.extensions["modigia.slo"]
 
 
 @bp.route("/deconnexion", methods=["GET", "POST"])
 def logout():
+    """Leave Modigia, and through Single Logout, Mon Espace and CSAM too."""
+    saml = session.get("saml")
     session.clear()
-    return redirect(url_for("courses.signed_out"))
+    if not saml:
+        return redirect(url_for("courses.signed_out"))
+    location, request_id = _slo().request(saml["idp"], saml["name_id"], saml.get("session_index"))
+    session["slo_request"] = request_id
+    return redirect(location)
+
+
+@bp.get("/saml/slo")
+def single_logout():
+    received = _slo().receive(request.query_string.decode("latin-1"))
+    if received.kind == "request":  # the logout started at Mon Espace
+        saml = session.get("saml") or {}
+        if saml.get("name_id") == received.name_id:
+            session.clear()
+        return redirect(_slo().respond(received))
+    expected = session.pop("slo_request", None)
+    if expected is None or received.in_response_to != expected:
+        raise SamlRefused("Réponse de déconnexion non sollicitée : elle ne répond à aucune demande de ce navigateur.")
+    return redirect(url_for("courses.signed_out", complete="1" if received.success else "0"))

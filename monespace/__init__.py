@@ -14,7 +14,8 @@ from fedsim.saml.sp import ServiceProvider
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
-from monespace import account, auth, cerbere, config, portal
+from fedsim.saml.slo import LogoutService
+from monespace import account, auth, cerbere, config, logout, portal
 from monespace.accounts import AccountService
 from monespace.demarches import Registry
 from monespace.models import Base
@@ -38,16 +39,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_shared(app, layout="monespace/layout.html")
     configure_saml(app, settings)
     configure_services(app, settings)
-    for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp):
+    for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp, logout.bp):
         app.register_blueprint(blueprint)
     return app
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
-    app.extensions["monespace.sp"] = ServiceProvider(entity_config(settings, "monespace-sp"),
-                                                     idp_entity_id=table["csam-idp"].entity_id)
-    app.extensions["monespace.cerbere"] = IdentityProvider(entity_config(settings, "cerbere-idp"))
+    sp = ServiceProvider(entity_config(settings, "monespace-sp"), idp_entity_id=table["csam-idp"].entity_id)
+    cerbere_idp = IdentityProvider(entity_config(settings, "cerbere-idp"))
+    app.extensions["monespace.sp"] = sp
+    app.extensions["monespace.sp_slo"] = LogoutService(sp.client)
+    app.extensions["monespace.cerbere"] = cerbere_idp
+    app.extensions["monespace.cerbere_slo"] = LogoutService(cerbere_idp.server)
     app.extensions["monespace.sp_metadata"] = metadata_xml(table["monespace-sp"], settings.certs_dir)
     app.extensions["monespace.cerbere_metadata"] = metadata_xml(table["cerbere-idp"], settings.certs_dir)
 

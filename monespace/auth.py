@@ -42,6 +42,7 @@ def assertion_consumer():
     except (ValueError, UnknownLevel) as exc:
         raise SamlRefused(str(exc)) from None
     session["sp_relay_states"] = [r for r in session.get("sp_relay_states", []) if r != login.relay_state]
+    session["csam"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index}
     account = AccountService.by_nrn(db, who.nrn)
     who_is.log_in(who, account)
     if account is None:
@@ -50,9 +51,3 @@ def assertion_consumer():
     if not account.is_active:
         return redirect(url_for("account.pending"))
     return redirect(login.next_url)
-
-
-@bp.route("/deconnexion", methods=["GET", "POST"])
-def logout():
-    session.clear()
-    return redirect(url_for("portal.home"))

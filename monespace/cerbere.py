@@ -38,9 +38,10 @@ def answer():
     who = who_is.upstream()
     if account is None or who is None:
         return redirect(url_for("auth.login", next=url_for("cerbere.answer")))
+    form_subject = pairwise_id(current_app.config["SECRET_KEY"].encode(), account.cerbere_username,
+                               info.sp_entity_id)
     form = _idp().respond(
-        info, subject=pairwise_id(current_app.config["SECRET_KEY"].encode(), account.cerbere_username,
-                                  info.sp_entity_id),
+        info, subject=form_subject,
         attributes={
             "cerbereUsername": [account.cerbere_username], "givenName": [account.given_name],
             "surname": [account.surname], "mail": [account.email], "PrefLanguage": [account.language],
@@ -49,4 +50,7 @@ def answer():
         authn_context=who.downstream_level, authenticating_authority=who.authority)
     _idp().mark_answered(db, key)
     session.pop("cerbere_pending", None)
+    # Remember where Cerbère opened a session, for Single Logout.
+    opened = [s for s in session.get("cerbere_sps", []) if s["sp"] != info.sp_entity_id]
+    session["cerbere_sps"] = [*opened, {"sp": info.sp_entity_id, "name_id": form_subject}]
     return post_form(form)

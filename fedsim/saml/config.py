@@ -30,7 +30,8 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
     if entity.role == "idp":
         service = {"idp": {
             "name": entity.display_name,
-            "endpoints": {"single_sign_on_service": [(entity.url("sso"), BINDING_HTTP_REDIRECT)]},
+            "endpoints": {"single_sign_on_service": [(entity.url("sso"), BINDING_HTTP_REDIRECT)],
+                          "single_logout_service": [(entity.url("slo"), BINDING_HTTP_REDIRECT)]},
             "want_authn_requests_signed": True,
             "sign_response": True,
             "sign_assertion": True,
@@ -44,7 +45,8 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
     else:
         service = {"sp": {
             "name": entity.display_name,
-            "endpoints": {"assertion_consumer_service": [(entity.url("acs"), BINDING_HTTP_POST)]},
+            "endpoints": {"assertion_consumer_service": [(entity.url("acs"), BINDING_HTTP_POST)],
+                          "single_logout_service": [(entity.url("slo"), BINDING_HTTP_REDIRECT)]},
             "authn_requests_signed": True,
             "want_response_signed": True,
             "want_assertions_signed": True,

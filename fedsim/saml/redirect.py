@@ -1,0 +1,60 @@
+"""Signatures of the HTTP-Redirect binding (SAML bindings §3.4.4.1), checked
+on the raw query string exactly as it was sent — never on re-encoded values.
+"""
+from __future__ import annotations
+
+import base64
+from urllib.parse import unquote_plus
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from saml2.xmldsig import SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
+
+from fedsim.saml.errors import SamlRefused
+
+HASHES = {SIG_RSA_SHA256: hashes.SHA256, SIG_RSA_SHA384: hashes.SHA384, SIG_RSA_SHA512: hashes.SHA512}
+
+
+def _raw_params(raw_query: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        name, _, value = part.partition("=")
+        if name in params:
+            raise SamlRefused(f"Paramètre {name} répété dans l'URL : message refusé.")
+        params[name] = value
+    return params
+
+
+def verify(raw_query: str, certificates_b64: list[str]) -> None:
+    """Raise SamlRefused unless the query is signed by one of the certificates
+    (base64 DER, as metadata carries them) with RSA-SHA256 or stronger."""
+    params = _raw_params(raw_query)
+    kind = "SAMLRequest" if "SAMLRequest" in params else "SAMLResponse"
+    if kind not in params:
+        raise SamlRefused("Aucun message SAML dans l'URL.")
+    if "Signature" not in params or "SigAlg" not in params:
+        raise SamlRefused("Message SAML non signé : la signature est obligatoire.")
+    algorithm = unquote_plus(params["SigAlg"])
+    if algorithm not in HASHES:
+        raise SamlRefused("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé.", algorithm)
+    signed = f"{kind}={params[kind]}"
+    if "RelayState" in params:
+        signed += f"&RelayState={params['RelayState']}"
+    signed += f"&SigAlg={params['SigAlg']}"
+    try:
+        signature = base64.b64decode(unquote_plus(params["Signature"]), validate=True)
+    except ValueError:
+        raise SamlRefused("Signature illisible (base64 invalide).") from None
+    for cert_b64 in certificates_b64:
+        key = x509.load_der_x509_certificate(base64.b64decode("".join(cert_b64.split()))).public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            continue
+        try:
+            key.verify(signature, signed.encode("ascii"), padding.PKCS1v15(), HASHES[algorithm]())
+        except InvalidSignature:
+            continue
+        return
+    raise SamlRefused("Signature invalide : le message n'est pas signé par une clé de l'émetteur "
+                      "publiée dans ses métadonnées, ou il a été modifié.")
