@@ -40,13 +40,15 @@ def answer():
         return redirect(url_for("auth.login", next=url_for("cerbere.answer")))
     form_subject = pairwise_id(current_app.config["SECRET_KEY"].encode(), account.cerbere_username,
                                info.sp_entity_id)
+    attributes = {
+        "cerbereUsername": [account.cerbere_username], "givenName": [account.given_name],
+        "surname": [account.surname], "mail": [account.email], "PrefLanguage": [account.language],
+        "context": ["Citoyen"],
+    }
+    if session.get("demarche"):
+        attributes["demarche"] = [session["demarche"]]
     form = _idp().respond(
-        info, subject=form_subject,
-        attributes={
-            "cerbereUsername": [account.cerbere_username], "givenName": [account.given_name],
-            "surname": [account.surname], "mail": [account.email], "PrefLanguage": [account.language],
-            "context": ["Citoyen"], "demarche": [session.get("demarche", "")],
-        },
+        info, subject=form_subject, attributes=attributes,
         authn_context=who.downstream_level, authenticating_authority=who.authority)
     _idp().mark_answered(db, key)
     session.pop("cerbere_pending", None)
