@@ -24,6 +24,8 @@ import saml2.sigver as sigver
 from saml2 import SamlBase
 from saml2.s_utils import Unsupported
 
+from fedsim.xmlsafe import hardened_parser
+
 __all__ = ["XmlsecBackend", "install", "security_context"]
 
 logger = logging.getLogger(__name__)
@@ -61,15 +63,15 @@ def _parser() -> etree.XMLParser:
     """Per-thread hardened parser: no DTD, no entities, no network, no ID collection."""
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = _local.parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-            huge_tree=False, collect_ids=False,
-        )
+        parser = _local.parser = hardened_parser(collect_ids=False)
     return parser
 
 
 def _parse(text: str | bytes) -> etree._ElementTree:
-    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    try:  # UTF-8 only, so that the byte check below cannot be dodged (UTF-16…)
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text).decode("utf-8").encode("utf-8")
+    except UnicodeError as exc:
+        raise _Refused(f"documents must be UTF-8: {exc}") from exc
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise _Refused("DOCTYPE/ENTITY declarations are not allowed")
     try:
@@ -261,8 +263,15 @@ PATCHED_MODULES = ("saml2.sigver", "saml2.entity", "saml2.metadata", "saml2.resp
 
 
 def install() -> None:
-    """Route every pysaml2 security context through XmlsecBackend and make xmlsec1 unusable. Idempotent."""
+    """Route every pysaml2 security context through XmlsecBackend and make xmlsec1 unusable. Idempotent.
+
+    Also makes pysaml2 check signed elements against the SAML schemas with libxml2 (fedsim.saml.schema).
+    """
     import importlib
+
+    from fedsim.saml import schema
+
+    schema.install()
 
     for name in PATCHED_MODULES:
         try:

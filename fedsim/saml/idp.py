@@ -65,6 +65,7 @@ class IdentityProvider:
             raise SamlRefused("Demande d'authentification non signée : la signature est obligatoire.")
         if sig_alg not in ALLOWED_SIG_ALGS:
             raise SamlRefused("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé.", sig_alg)
+        refused = None
         try:
             request = self.server.parse_authn_request(
                 saml_request, BINDING_HTTP_REDIRECT, relay_state=args.get("RelayState"),
@@ -76,7 +77,8 @@ class IdentityProvider:
         except Exception as exc:
             refused = explain(exc)
             log.warning("AuthnRequest refused by %s: %s", self.entity_id, refused.detail)
-            raise refused from None
+        if refused is not None:  # outside the except block: see ServiceProvider.accept
+            raise refused
         requested = message.requested_authn_context
         contexts: tuple[str, ...] = ()
         comparison = "exact"
@@ -121,6 +123,10 @@ class IdentityProvider:
 
     def respond(self, info: AuthnRequestInfo, *, subject: str, attributes: dict[str, list[str]],
                 authn_context: str, authenticating_authority: str | None = None) -> PostForm:
+        # Empty values are left out: pysaml2 would type them xs:string without
+        # declaring the xs prefix, which no schema-validating SP accepts.
+        attributes = {name: [v for v in values if v] for name, values in attributes.items()}
+        attributes = {name: values for name, values in attributes.items() if values}
         name_id = NameID(format=NAMEID_FORMAT_PERSISTENT, text=subject,
                          name_qualifier=self.entity_id, sp_name_qualifier=info.sp_entity_id)
         authn = {"class_ref": authn_context}

@@ -474,6 +474,17 @@ def test_doctype_refused(backend: xb.XmlsecBackend, genuine: Pki, doctype: str) 
     assert_refused(backend, doctype + body, genuine, rid, RESPONSE)
 
 
+def test_utf16_document_with_external_entity_is_refused(
+        backend: xb.XmlsecBackend, genuine: Pki, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    xml, _, aid = make_response(genuine)
+    body = xml.split("?>", 1)[1] if xml.startswith("<?xml") else xml
+    doctype = f'<!DOCTYPE samlp:Response [<!ENTITY % x SYSTEM "file://{secret}"> %x;]>'
+    document = ('<?xml version="1.0" encoding="UTF-16"?>' + doctype + body).encode("utf-16")
+    assert_refused(backend, document, genuine, aid)  # the UTF-8 byte check cannot be dodged by UTF-16
+
+
 def test_wrong_node_name_and_unknown_id_refused(backend: xb.XmlsecBackend, genuine: Pki) -> None:
     xml, rid, aid = make_response(genuine)
     assert_refused(backend, xml, genuine, aid, RESPONSE)
