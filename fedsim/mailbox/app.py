@@ -33,8 +33,13 @@ def show(message_id: int):
 
 @bp.get("/api/messages")
 def api_list():
+    """JSON for scripts: ?to=<address>&subject=<part>&limit=<n> (newest first)."""
+    limit = request.args.get("limit", default=50, type=int)
+    if not 1 <= limit <= 500:
+        return jsonify(error="limit must be between 1 and 500"), 400
     with _db() as db:
-        messages = [store.read(m).as_json() for m in store.latest(db, request.args.get("to"))]
+        found = store.latest(db, request.args.get("to"), request.args.get("subject"), limit)
+        messages = [store.read(m).as_json() for m in found]
     return jsonify(messages=messages)
 
 

@@ -65,8 +65,11 @@ def read(stored: StoredMessage) -> ReadMessage:
     )
 
 
-def latest(db: Session, to: str | None = None, limit: int = 50) -> list[StoredMessage]:
+def latest(db: Session, to: str | None = None, subject: str | None = None, limit: int = 50) -> list[StoredMessage]:
+    """Newest first, optionally for one recipient and a subject containing ``subject``."""
     query = select(StoredMessage).order_by(StoredMessage.id.desc()).limit(limit)
     if to:
         query = query.where(StoredMessage.rcpt_tos.contains(to.lower()))
+    if subject:
+        query = query.where(StoredMessage.subject.contains(subject))
     return list(db.scalars(query))

@@ -114,11 +114,11 @@ class Runner:
             self.browser.open(self._mail_link(spec["to"], spec.get("subject", ""), spec["link"]))
 
     def _mail_link(self, to: str, subject: str, link_text: str) -> str:
-        api = self._url("mailbox:/api/messages") + "?" + urlencode({"to": to})
+        api = self._url("mailbox:/api/messages") + "?" + urlencode({"to": to, "subject": subject, "limit": 1})
         page = self.browser.transport.request("GET", api)
         if page.status != 200:
             raise BrowserError(f"the mailbox API answered HTTP {page.status}")
-        messages = [m for m in json.loads(page.body)["messages"] if subject in m["subject"]]
+        messages = json.loads(page.body)["messages"]
         if not messages:
             raise BrowserError(f"no e-mail to {to} with subject « {subject} » in the mailbox")
         for link in messages[0]["links"]:
