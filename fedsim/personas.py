@@ -24,7 +24,10 @@ class EidCard:
 class MonEspaceSeed:
     """An account that already exists and is active in Mon Espace."""
     cerbere_username: str
+    contexts: tuple[str, ...] = ("Citoyen",)
     dossiers: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+    notifications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,13 @@ def _persona(raw: dict) -> Persona:
     number = nrn.parse(raw["nrn"])  # refuses an invalid number at load time
     card = EidCard(**raw["card"]) if raw.get("card") else None
     seed = raw.get("monespace")
-    account = (
-        MonEspaceSeed(seed["cerbere_username"], tuple(seed.get("dossiers", ())))
-        if seed else None
-    )
+    account = MonEspaceSeed(
+        cerbere_username=seed["cerbere_username"],
+        contexts=tuple(seed.get("contexts", ("Citoyen",))),
+        dossiers=tuple(seed.get("dossiers", ())),
+        documents=tuple(seed.get("documents", ())),
+        notifications=tuple(seed.get("notifications", ())),
+    ) if seed else None
     return Persona(
         id=raw["id"], given_name=raw["given_name"], surname=raw["surname"],
         nrn=number.digits, email=raw["email"], language=raw.get("language", "fr"),

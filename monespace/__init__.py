@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_shared(app, layout="monespace/layout.html")
     configure_saml(app, settings)
     configure_services(app, settings)
+    logout.install_idle_timeout(app)
     for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp, logout.bp):
         app.register_blueprint(blueprint)
     return app

@@ -18,7 +18,7 @@ from fedsim import clock
 from fedsim.mail import Mailer
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
-from monespace.models import Account, ActivationLink, Dossier
+from monespace.models import Account, ActivationLink, Document, Dossier, Notification
 
 
 class LinkRefused(Exception):
@@ -51,7 +51,8 @@ class AccountService:
         if self.by_nrn(db, who.nrn) is not None:
             raise LinkRefused("Un compte Mon Espace existe déjà pour cette personne.", 409)
         account = Account(nrn=who.nrn, given_name=who.given_name, surname=who.surname, email=email.strip(),
-                          language=language, status="pending", created_at=clock.naive_utc_now())
+                          language=language, status="pending", contexts=["Citoyen"],
+                          created_at=clock.naive_utc_now())
         db.add(account)
         db.flush()
         self._mail_links(db, account)
@@ -95,14 +96,19 @@ class AccountService:
             account = Account(nrn=persona.nrn, given_name=persona.given_name, surname=persona.surname,
                               email=persona.email, language=persona.language, status="active",
                               cerbere_username=persona.monespace.cerbere_username,
-                              created_at=now, activated_at=now)
+                              contexts=list(persona.monespace.contexts), created_at=now, activated_at=now)
             account.dossiers = [Dossier(title=t, created_at=now) for t in persona.monespace.dossiers]
+            account.documents = [Document(title=t, created_at=now) for t in persona.monespace.documents]
+            account.notifications = [Notification(text=t, created_at=now) for t in persona.monespace.notifications]
             db.add(account)
         db.commit()
 
     # -- internals -----------------------------------------------------------
 
     def _mail_links(self, db: Session, account: Account) -> None:
+        """New activation and cancel links; any older ones stop working."""
+        for old in list(account.links):
+            db.delete(old)
         expires = clock.naive_utc_now() + self.link_lifetime
         urls = {}
         for kind, path in (("activate", "/compte/activer"), ("cancel", "/compte/annuler")):
@@ -119,7 +125,8 @@ class AccountService:
         link = db.get(ActivationLink, _hash(token)) if token else None
         if link is None or link.kind != kind:
             raise LinkRefused("Ce lien n'est pas valide : vérifiez que vous avez copié le lien complet "
-                              "de l'e-mail.", 404)
+                              "de l'e-mail, et utilisez le dernier e-mail reçu (un renvoi remplace les "
+                              "liens précédents).", 404)
         if link.used_at is not None:
             raise LinkRefused("Ce lien a déjà été utilisé. Si votre compte est actif, connectez-vous ; "
                               "sinon demandez un nouvel e-mail d'activation.", 410)

@@ -20,6 +20,7 @@ def defaults(settings: Settings) -> dict:
         "SMTP_PORT": settings.smtp_port,
         "MAIL_SENDER": "noreply@monespace.fw-b.be",
         "ACTIVATION_LINK_LIFETIME": timedelta(hours=48),
+        "IDLE_TIMEOUT": timedelta(minutes=30),
         "PERSONAS_FILE": None,
         "DEMARCHES_FILE": None,
     }

@@ -6,14 +6,35 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.slo import LogoutService, ReceivedLogout
+from monespace import session as who_is
 
 bp = Blueprint("logout", __name__)
 
-LOGIN_KEYS = ("account_id", "upstream", "csam", "cerbere_sps", "demarche", "cerbere_pending", "sp_relay_states")
+LOGIN_KEYS = ("account_id", "upstream", "csam", "cerbere_sps", "demarche", "cerbere_pending", "sp_relay_states",
+              "context", "seen")
+
+
+def install_idle_timeout(app: Flask) -> None:
+    """End a Mon Espace session idle for longer than IDLE_TIMEOUT."""
+    @app.before_request
+    def _idle_timeout():  # noqa: ANN202
+        if request.endpoint in (None, "static"):
+            return None
+        if who_is.idle_for_too_long(app.config["IDLE_TIMEOUT"]):
+            for key in LOGIN_KEYS:
+                session.pop(key, None)
+            session["expired"] = True
+            # Pages of the logged-in portal say so on the home page; public
+            # pages (activation links, help centre, SAML endpoints) go on.
+            if request.endpoint.startswith("portal.") and request.endpoint != "portal.home":
+                return redirect(url_for("portal.home"))
+        elif "upstream" in session:
+            who_is.touch()
+        return None
 
 
 def _cerbere() -> LogoutService:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -23,11 +23,15 @@ class Account(Base):
     language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(10))  # "pending" or "active"
     cerbere_username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    contexts: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["Citoyen"])
     created_at: Mapped[datetime]
     activated_at: Mapped[datetime | None]
     dossiers: Mapped[list["Dossier"]] = relationship(back_populates="account", cascade="all, delete-orphan",
                                                      order_by="Dossier.id")
     links: Mapped[list["ActivationLink"]] = relationship(back_populates="account", cascade="all, delete-orphan")
+    documents: Mapped[list["Document"]] = relationship(cascade="all, delete-orphan", order_by="Document.id")
+    notifications: Mapped[list["Notification"]] = relationship(cascade="all, delete-orphan",
+                                                               order_by="Notification.id")
 
     @property
     def is_active(self) -> bool:
@@ -60,3 +64,21 @@ class Dossier(Base):
     demarche_code: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     account: Mapped[Account] = relationship(back_populates="dossiers")
+
+
+class Document(Base):
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    title: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    text: Mapped[str]
+    created_at: Mapped[datetime]

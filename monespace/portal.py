@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
 
 from fedsim import clock
 from fedsim.db import Database
@@ -21,29 +22,54 @@ def _registry() -> Registry:
     return current_app.extensions["monespace.demarches"]
 
 
-def _require_account() -> Account | None:
-    return who_is.current_account(Database.session())
+def _here() -> str:
+    return request.full_path.rstrip("?")
+
+
+def gate() -> tuple[Account | None, Response | None]:
+    """The logged-in account in a chosen context, or where to go first."""
+    account = who_is.current_account(Database.session())
+    if account is None:
+        return None, redirect(url_for("auth.login", next=_here()))
+    if who_is.context(account) is None:
+        return None, redirect(url_for("portal.choose_context", next=_here()))
+    return account, None
 
 
 @bp.get("/")
 def home():
-    return render_template("monespace/home.html")
+    return render_template("monespace/home.html", expired=session.pop("expired", False))
+
+
+@bp.route("/contexte", methods=["GET", "POST"])
+def choose_context():
+    """G10: a person with several contexts says in which one they work."""
+    account = who_is.current_account(Database.session())
+    if account is None:
+        return redirect(url_for("auth.login", next=_here()))
+    next_url = who_is.safe_next(request.values.get("next"))
+    if request.method == "POST":
+        if not who_is.choose_context(account, request.form.get("contexte", "")):
+            raise UserError("Ce contexte n'est pas l'un des vôtres.", code=400, title="Contexte inconnu")
+        return redirect(next_url)
+    return render_template("monespace/context.html", account=account, next_url=next_url,
+                           current=session.get("context"))
 
 
 @bp.get("/tableau-de-bord")
 def dashboard():
-    account = _require_account()
-    if account is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    account, elsewhere = gate()
+    if elsewhere:
+        return elsewhere
     return render_template("monespace/dashboard.html", account=account,
                            available=_registry().for_dashboard())
 
 
 @bp.get("/demarches/")
 def demarches():
-    account = _require_account()
-    if account is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    account, elsewhere = gate()
+    if elsewhere:
+        return elsewhere
     registry = _registry()
     category = request.args.get("categorie") or None
     if category is not None and category not in registry.categories:
@@ -63,6 +89,17 @@ def demarches():
                            rows=found[(page - 1) * size: page * size])
 
 
+@bp.get("/demarches/<code>")
+def demarche_details(code: str):
+    account, elsewhere = gate()
+    if elsewhere:
+        return elsewhere
+    demarche = _registry().get(code)
+    if demarche is None:
+        raise UserError(f"La démarche « {code[:40]} » n'existe pas.", code=404, title="Démarche inconnue")
+    return render_template("monespace/demarche_details.html", account=account, demarche=demarche)
+
+
 @bp.get("/demarrer-demarche/")
 def start_demarche():
     registry = _registry()
@@ -70,9 +107,9 @@ def start_demarche():
     demarche = registry.get(code)
     if demarche is None:
         raise UserError(f"La démarche « {code[:40]} » n'existe pas.", code=404, title="Démarche inconnue")
-    account = _require_account()
-    if account is None:
-        return redirect(url_for("auth.login", next=request.full_path))
+    account, elsewhere = gate()
+    if elsewhere:
+        return elsewhere
     db = Database.session()
     db.add(Dossier(account=account, title=demarche.title, demarche_code=demarche.code,
                    created_at=clock.naive_utc_now()))
