@@ -59,9 +59,9 @@ def parse(text: str) -> NationalNumber:
         raise InvalidNRN("the check digits do not match")
     month = int(digits[2:4])
     is_bis, sex_known = month > 12, True
-    if month > 40:
+    if month >= 40:  # 40 itself: BIS, sex known, birth month unknown
         month -= 40
-    elif month > 20:
+    elif month >= 20:
         month, sex_known = month - 20, False
     serial = int(digits[6:9])
     if not 1 <= serial <= 998:

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, render_template
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from fedsim.mail import MailNotSent
@@ -50,6 +51,13 @@ def configure_errors(app: Flask) -> None:
         log.error("%s: e-mail not sent: %s", app.name, exc)
         return error_page("E-mail non envoyé", "Le serveur de courrier n'a pas accepté le message ; "
                           "rien n'a été enregistré. Réessayez dans un instant.", 503, str(exc))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):  # noqa: ANN202
+        log.warning("%s: CSRF refused: %s", app.name, exc.description)
+        return error_page("Formulaire refusé", "Ce formulaire a expiré ou ne vient pas de cette page "
+                          "(jeton anti-falsification absent ou invalide). Rechargez la page et recommencez.",
+                          400, exc.description)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # noqa: ANN202

@@ -33,7 +33,10 @@ METHOD_LABELS = {code: label for _, methods in METHOD_GROUPS for code, label in 
 
 
 class PinForm(FlaskForm):
-    card = SelectField("Carte eID dans le lecteur", validators=[InputRequired("Choisissez une carte.")])
+    # validate_choice=False: an unknown card is refused by the reader, in French
+    # (WTForms would say "Not a valid choice.").
+    card = SelectField("Carte eID dans le lecteur", validators=[InputRequired("Choisissez une carte.")],
+                       validate_choice=False)
     pin = PasswordField("Code PIN", validators=[InputRequired("Tapez votre code PIN.")])
 
 

@@ -18,10 +18,16 @@ class PolicyRefused(Exception):
     pass
 
 
-def user_from_login(db: Session, login: SamlLogin) -> User:
-    """Find or create the user by the pairwise NameID; refresh attributes."""
+def check_login(login: SamlLogin) -> None:
+    """What Modigia needs from Cerbère; raises ValueError before anything is stored."""
     if not login.name_id:
         raise ValueError("Cerbère n'a pas transmis d'identifiant (NameID).")
+    if not login.first("cerbereUsername"):
+        raise ValueError("Cerbère n'a pas transmis l'identifiant Cerbère Citoyen (cerbereUsername).")
+
+
+def user_from_login(db: Session, login: SamlLogin) -> User:
+    """Find or create the user by the pairwise NameID; refresh attributes."""
     now = clock.naive_utc_now()
     user = db.scalars(select(User).where(User.name_id == login.name_id,
                                          User.idp_entity_id == login.issuer)).first()

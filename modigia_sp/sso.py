@@ -10,7 +10,7 @@ from fedsim.saml.errors import SamlRefused
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain
-from modigia_sp.services import user_from_login
+from modigia_sp.services import check_login, user_from_login
 
 bp = Blueprint("sso", __name__)
 
@@ -41,11 +41,8 @@ def login():
 def assertion_consumer():
     db = Database.session()
     login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
-                         session.get("sp_relay_states", []))
-    try:
-        user = user_from_login(db, login)
-    except ValueError as exc:
-        raise SamlRefused(str(exc)) from None
+                         session.get("sp_relay_states", []), check=check_login)
+    user = user_from_login(db, login)
     session.clear()
     session["user_id"] = user.id
     session["demarche"] = login.first("demarche")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -70,25 +71,38 @@ class ServiceProvider:
         return dict(info["headers"])["Location"], relay_state
 
     def accept(self, db: Session, saml_response: str | None, relay_state: str | None,
-               browser_relay_states: list[str]) -> SamlLogin:
-        """Verify a POSTed Response. Raises SamlRefused; writes nothing then."""
+               browser_relay_states: list[str],
+               check: Callable[[SamlLogin], object] | None = None) -> SamlLogin:
+        """Verify a POSTed Response. ``check`` may refuse the login by raising
+        ValueError (e.g. a missing attribute) before anything is recorded.
+        Raises SamlRefused; writes nothing then."""
         if not saml_response:
             raise SamlRefused("Aucune réponse SAML reçue (paramètre SAMLResponse absent).")
         pending = self._pending(db, relay_state)
         if relay_state not in browser_relay_states:
             raise SamlRefused("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur.")
+        refused = None
         try:
             response = self.client.parse_authn_request_response(
                 saml_response, BINDING_HTTP_POST, outstanding={pending.request_id: pending.next_url})
         except Exception as exc:  # pysaml2 raises many unrelated types
             refused = explain(exc)
             log.warning("SAML response refused by %s: %s", self.entity_id, refused.detail)
-            raise refused from None
+        if refused is not None:
+            # Raised outside the except block: chaining pysaml2's exception (its
+            # traceback holds open temporary certificate files) would make a
+            # reference cycle that keeps them open until the cyclic GC runs.
+            raise refused
         if response is None or response.assertion is None:
             raise SamlRefused("Réponse SAML invalide ou non vérifiable.")
         if response.in_response_to != pending.request_id:
             raise SamlRefused("Réponse non sollicitée : InResponseTo ne correspond pas à la demande.")
         login = self._login(response, pending)
+        if check is not None:
+            try:
+                check(login)
+            except ValueError as exc:
+                raise SamlRefused(str(exc)) from None
         assertion_id = response.assertion.id
         if db.get(SeenAssertion, assertion_id) is not None:
             raise SamlRefused("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé.",
