@@ -24,8 +24,14 @@ class Page:
     body: str
 
     @property
+    def is_markup(self) -> bool:
+        """False for a binary body (a PDF, an image): it has no text to parse."""
+        kind = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "text/html").lower()
+        return kind.startswith("text/") or any(t in kind for t in ("html", "xml", "json"))
+
+    @property
     def tree(self):  # noqa: ANN201 - lxml element
-        return lxml_html.fromstring(self.body or "<html></html>", base_url=self.url)
+        return lxml_html.fromstring(self.body if self.body and self.is_markup else "<html></html>", base_url=self.url)
 
     @property
     def text(self) -> str:
@@ -60,7 +66,7 @@ class WsgiTransport:
             raise BrowserError(f"no application at {parts.scheme}://{parts.netloc} (URL {url})")
         response = client.open(parts.path or "/", method=method, query_string=parts.query, data=data,
                                base_url=f"{parts.scheme}://{parts.netloc}")
-        body = response.get_data(as_text=True)
+        body = response.get_data().decode("utf-8", "replace")  # a PDF is not UTF-8
         return Page(url, response.status_code, dict(response.headers), body)
 
 
