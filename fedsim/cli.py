@@ -47,7 +47,8 @@ def up(settings: Settings) -> None:
     served = ServedFederation(settings)
     try:
         served.start()
-    except PortTaken as taken:
+    except (PortTaken, trust.MetadataUnavailable) as taken:
+        served.stop()
         raise click.ClickException(str(taken)) from None
     urls = served.urls
     click.echo("La fédération tourne. Commencez ici :\n")

@@ -6,12 +6,31 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim.db import Database
 from fedsim.saml.errors import SamlRefused
-from fedsim.saml.idp import IdentityProvider, pairwise_id
+from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies, pairwise_id
 from fedsim.saml.slo import LogoutService
 from fedsim.web import UserError, plain, post_form
+from idp_csam.config import LEVEL_EID
 from idp_csam.models import Citizen
 
 bp = Blueprint("sso", __name__)
+
+# The FAS levels of assurance, weakest first, and those CSAM's methods reach:
+# only the eID card reader (Level500) for now.
+FAS_ORDER = ("urn:be:fedict:iam:fas:Level100", "urn:be:fedict:iam:fas:Level200", "urn:be:fedict:iam:fas:Level400",
+             "urn:be:fedict:iam:fas:Level450", "urn:be:fedict:iam:fas:Level500")
+METHOD_LEVELS = {"eid": LEVEL_EID}
+
+
+def _meets(level: str, info: AuthnRequestInfo) -> bool:
+    return context_satisfies(level, info.requested_contexts, info.comparison, FAS_ORDER)
+
+
+def _no_authn_context(info: AuthnRequestInfo) -> str:
+    """A signed error Response NoAuthnContext: no method of CSAM reaches the
+    level of assurance the SP asked for."""
+    asked = f"{info.comparison} {' '.join(info.requested_contexts)}"
+    return post_form(_idp().respond_error(
+        info, message=f"CSAM ne propose aucune méthode d'authentification de niveau {asked}."))
 
 
 def _idp() -> IdentityProvider:
@@ -27,6 +46,8 @@ def metadata():
 def single_sign_on():
     idp = _idp()
     info = idp.parse_redirect(request.args)
+    if not any(_meets(level, info) for level in METHOD_LEVELS.values()):
+        return _no_authn_context(info)
     session["pending_authn"] = idp.remember(Database.session(), info)
     if session.get("authenticated") and not info.force_authn:
         return redirect(url_for("sso.answer"))
@@ -46,6 +67,10 @@ def answer():
     if citizen is None:
         session.pop("authenticated", None)
         raise UserError("La personne authentifiée n'est plus connue de CSAM.", code=409)
+    if not _meets(auth["level"], info):
+        idp.mark_answered(db, key)
+        session.pop("pending_authn", None)
+        return _no_authn_context(info)
     form = idp.respond(
         info, subject=pairwise_id(current_app.config["SECRET_KEY"].encode(), citizen.fedid, info.sp_entity_id),
         attributes={

@@ -15,7 +15,7 @@ from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
 from fedsim.saml.slo import LogoutService
-from monespace import account, auth, cerbere, config, logout, portal
+from monespace import account, auth, cerbere, config, helpcentre, logout, portal
 from monespace.accounts import AccountService
 from monespace.demarches import Registry
 from monespace.models import Base
@@ -40,7 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_saml(app, settings)
     configure_services(app, settings)
     logout.install_idle_timeout(app)
-    for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp, logout.bp):
+    for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp, logout.bp, helpcentre.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -48,7 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
     sp = ServiceProvider(entity_config(settings, "monespace-sp"), idp_entity_id=table["csam-idp"].entity_id)
-    cerbere_idp = IdentityProvider(entity_config(settings, "cerbere-idp"))
+    registry_files, registry_urls = cerbere.sp_registry(app)
+    cerbere_idp = IdentityProvider(entity_config(settings, "cerbere-idp", extra_metadata_files=registry_files,
+                                                 metadata_urls=registry_urls))
     app.extensions["monespace.sp"] = sp
     app.extensions["monespace.sp_slo"] = LogoutService(sp.client)
     app.extensions["monespace.cerbere"] = cerbere_idp

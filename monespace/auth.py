@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim.db import Database
-from fedsim.saml.errors import SamlRefused
+from fedsim.saml.errors import AuthnContextUnavailable
 from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain
+from monespace import cerbere
 from monespace import session as who_is
 from monespace.accounts import AccountService
-from monespace.identity import UnknownLevel, UpstreamIdentity
+from monespace.identity import UpstreamIdentity
 
 bp = Blueprint("auth", __name__)
 
@@ -27,7 +28,9 @@ def metadata():
 @bp.get("/connexion")
 def login():
     next_url = who_is.safe_next(request.args.get("next"))
-    location, relay_state = _sp().start_login(Database.session(), next_url)
+    wanted = session.pop(cerbere.CSAM_AUTHN_CONTEXT, None) or {}  # a step-up asked by Cerbère
+    location, relay_state = _sp().start_login(Database.session(), next_url, tuple(wanted.get("contexts", ())),
+                                              wanted.get("comparison", "minimum"))
     session["sp_relay_states"] = (session.get("sp_relay_states", []) + [relay_state])[-5:]
     return redirect(location)
 
@@ -35,12 +38,18 @@ def login():
 @bp.post("/saml/sp/acs")
 def assertion_consumer():
     db = Database.session()
-    login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
-                         session.get("sp_relay_states", []))
     try:
-        who = UpstreamIdentity.from_saml(login)
-    except (ValueError, UnknownLevel) as exc:
-        raise SamlRefused(str(exc)) from None
+        login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
+                             session.get("sp_relay_states", []), check=UpstreamIdentity.from_saml)
+    except AuthnContextUnavailable:
+        # CSAM cannot reach the level Cerbère asked for on behalf of a
+        # downstream SP: Cerbère tells that SP; otherwise an error page.
+        pending = session.get("cerbere_pending")
+        if pending is None or session.get(cerbere.ASKED_CSAM) != pending:
+            raise
+        session[cerbere.CSAM_REFUSED] = pending
+        return redirect(url_for("cerbere.answer"))
+    who = UpstreamIdentity.from_saml(login)
     session["sp_relay_states"] = [r for r in session.get("sp_relay_states", []) if r != login.relay_state]
     session["csam"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index}
     account = AccountService.by_nrn(db, who.nrn)

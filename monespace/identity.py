@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from fedsim.saml.idp import context_satisfies
 from fedsim.saml.sp import SamlLogin
+
+# The FAS levels of assurance, weakest first: what "minimum", "better" and
+# "maximum" in a RequestedAuthnContext compare against.
+FAS_ORDER = (
+    "urn:be:fedict:iam:fas:Level100",
+    "urn:be:fedict:iam:fas:Level200",
+    "urn:be:fedict:iam:fas:Level400",
+    "urn:be:fedict:iam:fas:Level450",
+    "urn:be:fedict:iam:fas:Level500",
+)
 
 # CSAM (FAS) level received upstream -> AuthnContextClassRef Cerbère asserts.
 LEVELS = {
@@ -19,6 +30,20 @@ LEVELS = {
 
 class UnknownLevel(ValueError):
     pass
+
+
+def satisfies(level: str, requested: tuple[str, ...] | list[str], comparison: str = "exact") -> bool:
+    """Whether ``level`` meets a RequestedAuthnContext of ``requested`` with
+    ``comparison`` (exact, minimum, better, maximum) over ``FAS_ORDER``."""
+    return context_satisfies(level, tuple(requested), comparison, FAS_ORDER)
+
+
+def upstream_levels_for(requested: tuple[str, ...] | list[str], comparison: str = "exact") -> tuple[str, ...]:
+    """The CSAM levels whose Cerbère counterpart (``LEVELS``) meets a
+    downstream request, weakest first: what to ask CSAM for (exactly). Empty
+    when no CSAM level can meet it (an unknown context, say)."""
+    found = [up for up, down in LEVELS.items() if satisfies(down, requested, comparison)]
+    return tuple(sorted(found, key=lambda level: FAS_ORDER.index(level) if level in FAS_ORDER else -1))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ def metadata_file(certs_dir: Path, entity: Entity) -> Path:
 
 
 def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | None = None,
-                *, assertion_lifetime_minutes: int = 5, accepted_time_diff: int = 60) -> dict:
+                *, assertion_lifetime_minutes: int = 5, accepted_time_diff: int = 60,
+                metadata_urls: list[str] | None = None, metadata_fetch_timeout: float = 10) -> dict:
+    """``peer_metadata``: metadata files to trust; ``metadata_urls``: metadata
+    fetched over HTTP(S) when the configuration is loaded (pysaml2 "remote"
+    source, unsigned metadata accepted: no ``cert`` to check it against)."""
     pair = certs.key_pair(certs_dir, entity.name)
     algorithms = {"signing_algorithm": SIG_RSA_SHA256, "digest_algorithm": DIGEST_SHA256}
     if entity.role == "idp":
@@ -39,6 +43,12 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
             "policy": {"default": {
                 "lifetime": {"minutes": assertion_lifetime_minutes},
                 "name_form": NAME_FORMAT_BASIC,
+                # An SP whose metadata lists RequestedAttributes gets those
+                # the IdP has; a required one the IdP lacks is left out.
+                # (pysaml2 7.5.5's default, True, then skips the filtering
+                # and releases every attribute: Server._authn_response
+                # hard-codes best_effort.)
+                "fail_on_missing_requested": False,
             }},
             **algorithms,
         }}
@@ -70,6 +80,9 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
     }
     if peer_metadata:
         conf["metadata"] = {"local": [str(p) for p in peer_metadata]}
+    if metadata_urls:
+        conf.setdefault("metadata", {})["remote"] = [{"url": url, "cert": None} for url in metadata_urls]
+        conf["http_client_timeout"] = metadata_fetch_timeout  # pysaml2 waits forever by default
     return conf
 
 

@@ -1,7 +1,10 @@
 """Why a SAML message was refused, in words a tester can act on."""
 from __future__ import annotations
 
-from saml2.response import IncorrectlySigned, StatusError, UnsolicitedResponse, VerificationError
+from xml.etree.ElementTree import ParseError
+
+from saml2.response import (IncorrectlySigned, StatusError, StatusNoAuthnContext, UnsolicitedResponse,
+                            VerificationError)
 from saml2.sigver import MissingKey, SignatureError
 from saml2.validate import ResponseLifetimeExceed, ToEarly
 
@@ -16,12 +19,26 @@ class SamlRefused(Exception):
         self.detail = detail
 
 
+class AuthnContextUnavailable(SamlRefused):
+    """The IdP answered with status NoAuthnContext: it cannot authenticate the
+    person at the level of assurance that was asked for."""
+
+
 def explain(exc: BaseException) -> SamlRefused:
     """Turn a pysaml2 exception into a SamlRefused with a precise reason."""
     text = f"{type(exc).__name__}: {exc}"[:500]
     lowered = text.lower()
     if isinstance(exc, SamlRefused):
         return exc
+    if isinstance(exc, StatusNoAuthnContext):
+        return AuthnContextUnavailable("Le niveau d'authentification demandé n'est pas disponible.", text)
+    cause = exc.__cause__
+    if isinstance(exc, IncorrectlySigned) and cause is not None:
+        # pysaml2 reports a request it cannot even parse as "not signed correctly"
+        cause_text = f"{type(cause).__name__}: {cause}"
+        if _forbids_doctype(cause_text.lower()) or isinstance(cause, ParseError):
+            refused = explain(cause)
+            return SamlRefused(refused.reason, f"{text} <- {cause_text}"[:500])
     if isinstance(exc, UnsolicitedResponse):
         return SamlRefused("Réponse non sollicitée : elle ne répond à aucune demande "
                            "d'authentification envoyée par ce service (InResponseTo inconnu ou déjà utilisé).", text)
@@ -40,8 +57,12 @@ def explain(exc: BaseException) -> SamlRefused:
         return SamlRefused("Destination incorrecte : le message est adressé à une autre adresse.", text)
     if isinstance(exc, StatusError):
         return SamlRefused("Le fournisseur d'identité a répondu par une erreur.", text)
-    if "doctype" in lowered or "dtd" in lowered or "entities" in lowered:
+    if _forbids_doctype(lowered):
         return SamlRefused("Message refusé : les déclarations DOCTYPE sont interdites.", text)
     if isinstance(exc, VerificationError):
         return SamlRefused("Les conditions de l'assertion ne sont pas remplies.", text)
     return SamlRefused("Message SAML illisible ou invalide.", text)
+
+
+def _forbids_doctype(lowered: str) -> bool:
+    return "doctype" in lowered or "dtd" in lowered or "entities" in lowered

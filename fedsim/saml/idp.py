@@ -9,11 +9,14 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import Config
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.s_utils import decode_base64_and_inflate
+from saml2.samlp import STATUS_NO_AUTHN_CONTEXT
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
 from sqlalchemy.orm import Session
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from fedsim import clock
 from fedsim.saml.errors import SamlRefused, explain
 from fedsim.saml.state import PendingAuthn
+from fedsim.xmlsafe import hardened_parser
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class IdentityProvider:
             message = request.message
             response_args = self.server.response_args(message, [BINDING_HTTP_POST])
         except Exception as exc:
-            refused = explain(exc)
+            refused = self._unregistered(saml_request, exc) or explain(exc)
             log.warning("AuthnRequest refused by %s: %s", self.entity_id, refused.detail)
         if refused is not None:  # outside the except block: see ServiceProvider.accept
             raise refused
@@ -91,6 +95,19 @@ class IdentityProvider:
             requested_contexts=contexts, comparison=comparison,
             force_authn=str(message.force_authn).lower() == "true",
         )
+
+    def _unregistered(self, saml_request: str, exc: BaseException) -> SamlRefused | None:
+        """For a refused request whose Issuer is no SP of this IdP's metadata,
+        say so (pysaml2 only says the signature could not be checked)."""
+        try:
+            root = etree.fromstring(decode_base64_and_inflate(saml_request), hardened_parser())
+            issuer = (root.findtext("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer") or "").strip()
+        except Exception:  # noqa: BLE001 - unreadable: explain() says so
+            return None
+        if not issuer or issuer in self.server.metadata.service_providers():
+            return None
+        return SamlRefused(f"Service inconnu : {issuer} n'est pas enregistré auprès de ce fournisseur "
+                           "d'identité (aucune métadonnée SAML ne le décrit).", f"{type(exc).__name__}: {exc}"[:500])
 
     # -- keeping the request while the person authenticates -----------------
 
@@ -137,11 +154,46 @@ class IdentityProvider:
             sp_entity_id=info.sp_entity_id, name_id=name_id, authn=authn,
             sign_response=True, sign_assertion=True,
             sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+        return self._post(info, response)
+
+    def respond_error(self, info: AuthnRequestInfo, status: str = STATUS_NO_AUTHN_CONTEXT,
+                      message: str = "") -> PostForm:
+        """A signed Response without assertion whose status is Responder with
+        the second-level ``status`` (NoAuthnContext by default): the SP's
+        request cannot be met, and the SP is told so rather than left waiting."""
+        response = self.server.create_error_response(
+            info.request_id, info.acs_url, (status, message or None), sign=True,
+            sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+        return self._post(info, response)
+
+    @staticmethod
+    def _post(info: AuthnRequestInfo, response) -> PostForm:  # noqa: ANN001 - pysaml2 type or signed str
         encoded = base64.b64encode(str(response).encode("utf-8")).decode("ascii")
         fields = {"SAMLResponse": encoded}
         if info.relay_state:
             fields["RelayState"] = info.relay_state
         return PostForm(action=info.acs_url, fields=fields)
+
+
+def context_satisfies(level: str, requested: Sequence[str], comparison: str, order: Sequence[str]) -> bool:
+    """Whether authenticating at ``level`` meets a RequestedAuthnContext
+    (SAML core 3.3.2.2.1), ``order`` listing the known contexts weakest first.
+    exact: one of them; minimum: at least as strong as one of them; better:
+    stronger than one of them; maximum: no stronger than one of them.
+    Contexts outside ``order`` can only match exactly; no request: satisfied."""
+    if not requested:
+        return True
+    if comparison == "exact":
+        return level in requested
+    ranks = [order.index(r) for r in requested if r in order]
+    if level not in order or not ranks or comparison not in ("minimum", "better", "maximum"):
+        return False
+    rank = order.index(level)
+    if comparison == "minimum":
+        return rank >= min(ranks)
+    if comparison == "better":
+        return rank > min(ranks)
+    return rank <= max(ranks)
 
 
 def pairwise_id(secret: bytes, local_id: str, sp_entity_id: str) -> str:
