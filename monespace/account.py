@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField
+from wtforms import EmailField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
@@ -11,6 +11,7 @@ from fedsim.db import Database
 from fedsim.web import UserError
 from monespace import session as who_is
 from monespace.accounts import AccountService, LinkRefused
+from monespace.models import Account
 
 bp = Blueprint("account", __name__, url_prefix="/compte")
 
@@ -30,6 +31,15 @@ class CreateForm(FlaskForm):
 class ResendForm(FlaskForm):
     email = EmailField("E-mail", validators=[InputRequired("Indiquez votre adresse e-mail."),
                                              Email("Cette adresse e-mail n'est pas valide.")])
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("Mot de passe Cerbère Citoyen", validators=[
+        InputRequired("Choisissez un mot de passe."),
+        Length(min=12, max=128, message="Le mot de passe compte de 12 à 128 caractères.")])
+    password_confirm = PasswordField("Confirmation du mot de passe", validators=[
+        InputRequired("Confirmez le mot de passe."),
+        EqualTo("password", "Les deux mots de passe ne sont pas identiques.")])
 
 
 def _service() -> AccountService:
@@ -84,8 +94,31 @@ def activate():
     who = who_is.upstream()
     if who is not None and who.nrn == account.nrn:
         who_is.log_in(who, account)
-    return render_template("monespace/account/activated.html", account=account,
-                           next_url=session.pop("after_activation", url_for("portal.dashboard")))
+    session["may_set_password"] = account.id  # whoever holds the e-mailed link
+    next_url = session.pop("after_activation", url_for("portal.dashboard"))
+    session["after_password"] = next_url
+    return render_template("monespace/account/activated.html", account=account, next_url=next_url,
+                           form=PasswordForm(formdata=None))
+
+
+@bp.route("/mot-de-passe", methods=["GET", "POST"])
+def password():
+    """G26: the password of the Cerbère Citoyen identifier, for direct logins."""
+    db = Database.session()
+    account = who_is.current_account(db)
+    if account is None and session.get("may_set_password"):
+        account = db.get(Account, session["may_set_password"])
+    if account is None or not account.is_active:
+        return redirect(url_for("auth.login", next=url_for("account.password")))
+    form = PasswordForm()
+    if form.validate_on_submit():
+        AccountService.set_password(db, account, form.password.data)
+        session.pop("may_set_password", None)
+        return render_template("monespace/account/password_set.html", account=account,
+                               next_url=session.pop("after_password", url_for("portal.dashboard")))
+    error = _form_errors(form) if form.is_submitted() else None
+    return render_template("monespace/account/password.html", account=account, form=form,
+                           error=error), 400 if error else 200
 
 
 @bp.get("/annuler")

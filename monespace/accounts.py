@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import render_template
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy.orm import Session
 
 from fedsim import clock
@@ -19,6 +20,16 @@ from fedsim.mail import Mailer
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account, ActivationLink, Document, Dossier, Notification
+
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class LoginRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class LinkRefused(Exception):
@@ -85,6 +96,37 @@ class AccountService:
         db.delete(link.account)
         db.commit()
         return name
+
+    @staticmethod
+    def set_password(db: Session, account: Account, password: str) -> None:
+        account.cerbere_password_hash = generate_password_hash(password)
+        account.failed_logins, account.locked_until = 0, None
+        db.commit()
+
+    @staticmethod
+    def password_login(db: Session, username: str, password: str) -> Account:
+        """A direct Cerbère Citoyen login. Five wrong passwords lock the
+        account for 15 minutes; the message says until when."""
+        account = db.scalars(select(Account).where(Account.cerbere_username == (username or "").strip())).first()
+        refused = "Nom d'utilisateur ou mot de passe incorrect."
+        if account is None or not account.is_active or account.cerbere_password_hash is None:
+            raise LoginRefused(refused)
+        now = clock.naive_utc_now()
+        if account.locked_until is not None and account.locked_until > now:
+            raise LoginRefused(f"Compte verrouillé après {MAX_FAILED_LOGINS} essais infructueux, "
+                               f"jusqu'à {account.locked_until:%H:%M} (heure UTC).")
+        if not check_password_hash(account.cerbere_password_hash, password or ""):
+            account.failed_logins += 1
+            if account.failed_logins >= MAX_FAILED_LOGINS:
+                account.failed_logins, account.locked_until = 0, now + LOCKOUT
+                db.commit()
+                raise LoginRefused(f"Compte verrouillé après {MAX_FAILED_LOGINS} essais infructueux, "
+                                   f"jusqu'à {account.locked_until:%H:%M} (heure UTC).")
+            db.commit()
+            raise LoginRefused(refused)
+        account.failed_logins, account.locked_until = 0, None
+        db.commit()
+        return account
 
     @staticmethod
     def seed(db: Session, personas: tuple[Persona, ...]) -> None:

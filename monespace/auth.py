@@ -2,7 +2,10 @@
 logout."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired
 
 from fedsim.db import Database
 from fedsim.saml.errors import AuthnContextUnavailable
@@ -10,7 +13,7 @@ from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain
 from monespace import cerbere
 from monespace import session as who_is
-from monespace.accounts import AccountService
+from monespace.accounts import AccountService, LoginRefused
 from monespace.identity import UpstreamIdentity
 
 bp = Blueprint("auth", __name__)
@@ -60,3 +63,30 @@ def assertion_consumer():
     if not account.is_active:
         return redirect(url_for("account.pending"))
     return redirect(login.next_url)
+
+
+class CerbereLoginForm(FlaskForm):
+    username = StringField("Nom d'utilisateur Cerbère Citoyen", validators=[InputRequired("Indiquez votre nom d'utilisateur.")])
+    password = PasswordField("Mot de passe", validators=[InputRequired("Indiquez votre mot de passe.")])
+
+
+@bp.route("/connexion/cerbere", methods=["GET", "POST"])
+def cerbere_login():
+    """A direct login with the Cerbère Citoyen identifier (G26), without CSAM."""
+    next_url = who_is.safe_next(request.values.get("next"))
+    form = CerbereLoginForm()
+    error = None
+    if form.validate_on_submit():
+        db = Database.session()
+        try:
+            account = AccountService.password_login(db, form.username.data, form.password.data)
+        except LoginRefused as refused:
+            error = refused.message
+        else:
+            cerbere_id = current_app.extensions["monespace.cerbere"].entity_id
+            who_is.log_in(UpstreamIdentity.from_cerbere_password(account, cerbere_id), account)
+            return redirect(next_url)
+    elif form.is_submitted():
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    return render_template("monespace/cerbere_login.html", form=form, next_url=next_url,
+                           error=error), 400 if error else 200

@@ -82,12 +82,15 @@ def answer():
         if session.get(ASKED_CSAM) == key:  # CSAM was asked for the level and answered below it
             return _no_authn_context(key, info, "CSAM a répondu à un niveau d'authentification insuffisant.")
         return _to_csam(key, info)
+    context = who_is.context(account)
+    if context is None:  # G10: the person says in which context before going on
+        return redirect(url_for("portal.choose_context", next=url_for("cerbere.answer")))
     form_subject = pairwise_id(current_app.config["SECRET_KEY"].encode(), account.cerbere_username,
                                info.sp_entity_id)
     attributes = {
         "cerbereUsername": [account.cerbere_username], "givenName": [account.given_name],
         "surname": [account.surname], "mail": [account.email], "PrefLanguage": [account.language],
-        "context": ["Citoyen"],
+        "context": [context],
     }
     if session.get("demarche"):
         attributes["demarche"] = [session["demarche"]]

@@ -28,6 +28,11 @@ LEVELS = {
 }
 
 
+# A direct Cerbère Citoyen login (username + password) is asserted at the FAS
+# username/password level.
+PASSWORD_LEVEL = "urn:be:fedict:iam:fas:Level200"
+
+
 class UnknownLevel(ValueError):
     pass
 
@@ -69,6 +74,13 @@ class UpstreamIdentity:
                    language=(login.first("PrefLanguage", "fr") or "fr")[:2].lower(),
                    level=login.authn_context, authority=login.issuer,
                    method=login.first("urn:be:fedict:iam:attr:authenticationmethod"))
+
+    @classmethod
+    def from_cerbere_password(cls, account, authority: str) -> "UpstreamIdentity":  # noqa: ANN001 - Account
+        """A direct login with the Cerbère identifier: a username/password level."""
+        return cls(nrn=account.nrn, given_name=account.given_name, surname=account.surname,
+                   email=account.email, language=account.language, level=PASSWORD_LEVEL,
+                   method="cerbere-password", authority=authority)
 
     def to_session(self) -> dict:
         return asdict(self)

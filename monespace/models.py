@@ -24,6 +24,9 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(10))  # "pending" or "active"
     cerbere_username: Mapped[str | None] = mapped_column(String(64), unique=True)
     contexts: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["Citoyen"])
+    cerbere_password_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     activated_at: Mapped[datetime | None]
     dossiers: Mapped[list["Dossier"]] = relationship(back_populates="account", cascade="all, delete-orphan",
