@@ -1,11 +1,23 @@
 """The scripted journeys, end to end, in-process."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from fedsim.db import Database
 from fedsim.personas import by_id
 from monespace.models import Account
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+ALL_SCENARIOS = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_every_scenario_passes(run_scenario, name: str):
+    result = run_scenario(name)
+    assert len(result.steps) == len(result.scenario.steps)
 
 
 def test_eid_first_login_creates_an_active_account_with_a_cerbere_identifier(federation, run_scenario):
