@@ -13,6 +13,7 @@ from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
 from idp_csam import config, login, sso
+from idp_csam.methods import all_methods
 from idp_csam.eid import CardReader
 from idp_csam.models import Base
 
@@ -33,9 +34,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_shared(app, layout="idp_csam/layout.html")
     configure_saml(app, settings)
     configure_cards(app)
+    configure_methods(app)
     app.register_blueprint(sso.bp)
     app.register_blueprint(login.bp)
     return app
+
+
+def configure_methods(app: Flask) -> None:
+    """Every digital key of idp_csam.methods; available ones bring their pages."""
+    methods = all_methods()
+    app.extensions["idp_csam.methods"] = methods
+    for method in methods:
+        if method.blueprint is not None:
+            app.register_blueprint(method.blueprint)
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:

@@ -6,8 +6,6 @@ import os
 
 from fedsim.federation import Settings
 
-LEVEL_EID = "urn:be:fedict:iam:fas:Level500"
-
 
 def defaults(settings: Settings) -> dict:
     instance = settings.instance_dir / "idp_csam"

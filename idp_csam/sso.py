@@ -6,23 +6,18 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim.db import Database
 from fedsim.saml.errors import SamlRefused
-from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies, pairwise_id
+from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, pairwise_id
 from fedsim.saml.slo import LogoutService
 from fedsim.web import UserError, plain, post_form
-from idp_csam.config import LEVEL_EID
+from idp_csam.authn import meets
 from idp_csam.models import Citizen
 
 bp = Blueprint("sso", __name__)
 
-# The FAS levels of assurance, weakest first, and those CSAM's methods reach:
-# only the eID card reader (Level500) for now.
-FAS_ORDER = ("urn:be:fedict:iam:fas:Level100", "urn:be:fedict:iam:fas:Level200", "urn:be:fedict:iam:fas:Level400",
-             "urn:be:fedict:iam:fas:Level450", "urn:be:fedict:iam:fas:Level500")
-METHOD_LEVELS = {"eid": LEVEL_EID}
 
-
-def _meets(level: str, info: AuthnRequestInfo) -> bool:
-    return context_satisfies(level, info.requested_contexts, info.comparison, FAS_ORDER)
+def _levels() -> set[str]:
+    """The levels CSAM's available methods reach."""
+    return {m.level for m in current_app.extensions["idp_csam.methods"] if m.available}
 
 
 def _no_authn_context(info: AuthnRequestInfo) -> str:
@@ -46,7 +41,7 @@ def metadata():
 def single_sign_on():
     idp = _idp()
     info = idp.parse_redirect(request.args)
-    if not any(_meets(level, info) for level in METHOD_LEVELS.values()):
+    if not any(meets(level, info) for level in _levels()):
         return _no_authn_context(info)
     session["pending_authn"] = idp.remember(Database.session(), info)
     if session.get("authenticated") and not info.force_authn:
@@ -67,7 +62,7 @@ def answer():
     if citizen is None:
         session.pop("authenticated", None)
         raise UserError("La personne authentifiée n'est plus connue de CSAM.", code=409)
-    if not _meets(auth["level"], info):
+    if not meets(auth["level"], info):
         idp.mark_answered(db, key)
         session.pop("pending_authn", None)
         return _no_authn_context(info)

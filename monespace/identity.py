@@ -13,6 +13,7 @@ from fedsim.saml.sp import SamlLogin
 FAS_ORDER = (
     "urn:be:fedict:iam:fas:Level100",
     "urn:be:fedict:iam:fas:Level200",
+    "urn:be:fedict:iam:fas:Level300",  # CSAM's e-mail security code (not published by the FAS)
     "urn:be:fedict:iam:fas:Level400",
     "urn:be:fedict:iam:fas:Level450",
     "urn:be:fedict:iam:fas:Level500",
@@ -23,6 +24,7 @@ LEVELS = {
     "urn:be:fedict:iam:fas:Level500": "urn:be:fedict:iam:fas:Level500",
     "urn:be:fedict:iam:fas:Level450": "urn:be:fedict:iam:fas:Level450",
     "urn:be:fedict:iam:fas:Level400": "urn:be:fedict:iam:fas:Level400",
+    "urn:be:fedict:iam:fas:Level300": "urn:be:fedict:iam:fas:Level300",
     "urn:be:fedict:iam:fas:Level200": "urn:be:fedict:iam:fas:Level200",
     "urn:be:fedict:iam:fas:Level100": "urn:be:fedict:iam:fas:Level100",
 }

@@ -204,12 +204,12 @@ def test_csam_honours_requested_authn_context(federation: Federation, browser: B
     """CSAM itself: « minimum Level400 » leads to the eID; « maximum Level400 »
     is answered at once with a signed NoAuthnContext (eID is Level500)."""
     page = browser.open(labo.login_url(contexts=(L400,), comparison="maximum"))
-    # no session: Cerbère asks CSAM exactly for Level100..Level400; CSAM refuses at once
+    # no session: Cerbère asks CSAM exactly for Level100..Level400 (Level300: the e-mail code); CSAM refuses at once
     assert page.url == ACS, page.text[:300]
     csam_pages = [hop for hop in browser.history if hop.startswith("GET " + federation.urls["idp_csam"])]
     assert csam_pages == [f"GET {federation.urls['idp_csam']}/saml/sso -> 200"], browser.history
     assert requested(upstream_requests(browser, federation)[-1]) == (
-        "exact", ["urn:be:fedict:iam:fas:Level100", L200, L400])
+        "exact", ["urn:be:fedict:iam:fas:Level100", L200, "urn:be:fedict:iam:fas:Level300", L400])
     assert_signed_no_authn_context(labo, federation)
     # the person was never asked to authenticate, and nothing is logged in
     page = browser.open(federation.urls["monespace"] + "/tableau-de-bord")

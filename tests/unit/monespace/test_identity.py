@@ -6,12 +6,12 @@ import pytest
 
 from monespace.identity import FAS_ORDER, LEVELS, satisfies, upstream_levels_for
 
-L100, L200, L400, L450, L500 = (f"urn:be:fedict:iam:fas:Level{n}" for n in (100, 200, 400, 450, 500))
+L100, L200, L300, L400, L450, L500 = (f"urn:be:fedict:iam:fas:Level{n}" for n in (100, 200, 300, 400, 450, 500))
 UNKNOWN = "urn:be:fedict:iam:fas:Level999"
 
 
 def test_fas_order_weakest_first() -> None:
-    assert FAS_ORDER == (L100, L200, L400, L450, L500)
+    assert FAS_ORDER == (L100, L200, L300, L400, L450, L500)
 
 
 @pytest.mark.parametrize("level, requested, comparison, expected", [

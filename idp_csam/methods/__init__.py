@@ -1,0 +1,44 @@
+"""CSAM's digital keys (authentication methods). Each method is one module
+of this package exposing ``METHOD`` (a ``Method``); adding a method means
+adding a module and naming it in ``MODULES``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from flask import Blueprint
+
+# The three groups of the page « S'identifier à l'administration en ligne » (G02).
+GROUPS = (
+    ("eid", "Clé(s) numérique(s) avec l'eID ou identité numérique:"),
+    ("code", "Clé(s) numérique(s) avec code de sécurité et nom d'utilisateur + mot de passe:"),
+    ("europe", "Authentification européenne:"),
+)
+
+# FAS levels of assurance, weakest first. Level300 is this simulator's choice
+# for the e-mail security code: the FAS does not publish one for it.
+FAS_ORDER = ("urn:be:fedict:iam:fas:Level100", "urn:be:fedict:iam:fas:Level200",
+             "urn:be:fedict:iam:fas:Level300", "urn:be:fedict:iam:fas:Level400",
+             "urn:be:fedict:iam:fas:Level450", "urn:be:fedict:iam:fas:Level500")
+
+
+@dataclass(frozen=True)
+class Method:
+    code: str                 # also the value of urn:be:fedict:iam:attr:authenticationmethod
+    group: str                # one of GROUPS
+    label: str                # as on the G02 page
+    level: str                # the AuthnContextClassRef it reaches
+    blueprint: Blueprint | None = None  # None: listed but not available yet
+    entry: str = ""           # endpoint that starts it
+    extra_links: tuple[tuple[str, str], ...] = field(default=())  # (label, endpoint)
+
+    @property
+    def available(self) -> bool:
+        return self.blueprint is not None
+
+
+MODULES = ("eid", "itsme", "email_code", "app_code", "eidas")
+
+
+def all_methods() -> tuple[Method, ...]:
+    return tuple(import_module(f"idp_csam.methods.{name}").METHOD for name in MODULES)
