@@ -21,6 +21,13 @@ class EidCard:
 
 
 @dataclass(frozen=True)
+class CsamCredentials:
+    """A CSAM username and password (for the e-mail and app code methods)."""
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
 class MonEspaceSeed:
     """An account that already exists and is active in Mon Espace."""
     cerbere_username: str
@@ -40,6 +47,7 @@ class Persona:
     language: str
     card: EidCard | None = None
     monespace: MonEspaceSeed | None = None
+    csam: CsamCredentials | None = None
 
     @property
     def full_name(self) -> str:
@@ -61,10 +69,11 @@ def _persona(raw: dict) -> Persona:
         documents=tuple(seed.get("documents", ())),
         notifications=tuple(seed.get("notifications", ())),
     ) if seed else None
+    csam = CsamCredentials(**raw["csam"]) if raw.get("csam") else None
     return Persona(
         id=raw["id"], given_name=raw["given_name"], surname=raw["surname"],
         nrn=number.digits, email=raw["email"], language=raw.get("language", "fr"),
-        card=card, monespace=account,
+        card=card, monespace=account, csam=csam,
     )
 
 

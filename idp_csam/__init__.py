@@ -13,6 +13,7 @@ from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
 from idp_csam import config, login, sso
+from idp_csam.credentials import Credentials
 from idp_csam.methods import all_methods
 from idp_csam.eid import CardReader
 from idp_csam.models import Base
@@ -29,20 +30,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config or {})
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
 
+    methods = all_methods()  # imported before the tables are made: methods may bring models
     db.init_app(app)
     csrf.init_app(app)
     configure_shared(app, layout="idp_csam/layout.html")
     configure_saml(app, settings)
-    configure_cards(app)
-    configure_methods(app)
+    configure_people(app)
+    configure_methods(app, methods)
     app.register_blueprint(sso.bp)
     app.register_blueprint(login.bp)
     return app
 
 
-def configure_methods(app: Flask) -> None:
+def configure_methods(app: Flask, methods) -> None:  # noqa: ANN001 - tuple[Method, ...]
     """Every digital key of idp_csam.methods; available ones bring their pages."""
-    methods = all_methods()
     app.extensions["idp_csam.methods"] = methods
     for method in methods:
         if method.blueprint is not None:
@@ -56,9 +57,13 @@ def configure_saml(app: Flask, settings: Settings) -> None:
     app.extensions["idp_csam.metadata"] = metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)
 
 
-def configure_cards(app: Flask) -> None:
+def configure_people(app: Flask) -> None:
+    """Citizens, their eID cards and CSAM credentials, seeded from the personas."""
     reader = CardReader(secret=app.config["SECRET_KEY"].encode(), max_tries=app.config["PIN_MAX_TRIES"])
+    credentials = Credentials()
     app.extensions["idp_csam.reader"] = reader
+    app.extensions["idp_csam.credentials"] = credentials
     people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
     with Database.factory(app)() as session:
         reader.insert_cards(session, people)
+        credentials.seed(session, people)
