@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, redirect, render_template, session, ur
 
 from fedsim.db import Database
 from fedsim.web import UserError
-from modigia_sp.catalogue import Course
+from modigia_sp.catalogue import Course, Lesson
 from modigia_sp.gate import entered_user
 from modigia_sp.services import Courses
 
@@ -57,15 +57,20 @@ def course(code: str):
                            progress=_catalogue().progress(db, user, found))
 
 
+def _lesson(code: str, lesson_code: str) -> tuple[Course, Lesson]:
+    found = _course(code)
+    item = found.lesson(lesson_code)
+    if item is None:
+        raise UserError("Cette leçon n'existe pas dans ce cours.", code=404)
+    return found, item
+
+
 @bp.get("/cours/<code>/<lesson_code>")
 def lesson(code: str, lesson_code: str):
     user, elsewhere = entered_user()
     if elsewhere:
         return elsewhere
-    found = _course(code)
-    item = found.lesson(lesson_code)
-    if item is None:
-        raise UserError("Cette leçon n'existe pas dans ce cours.", code=404)
+    found, item = _lesson(code, lesson_code)
     return render_template("modigia_sp/lesson.html", user=user, course=found, lesson=item,
                            done=lesson_code in _catalogue().completed(Database.session(), user, found))
 
@@ -75,10 +80,7 @@ def complete(code: str, lesson_code: str):
     user, elsewhere = entered_user()
     if elsewhere:
         return elsewhere
-    found = _course(code)
-    item = found.lesson(lesson_code)
-    if item is None:
-        raise UserError("Cette leçon n'existe pas dans ce cours.", code=404)
+    found, item = _lesson(code, lesson_code)
     _catalogue().complete(Database.session(), user, found, item)
     return redirect(url_for("courses.course", code=code))
 

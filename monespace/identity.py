@@ -5,19 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from fedsim.levels import FAS_ORDER, LEVEL200
 from fedsim.saml.idp import context_satisfies
 from fedsim.saml.sp import SamlLogin
-
-# The FAS levels of assurance, weakest first: what "minimum", "better" and
-# "maximum" in a RequestedAuthnContext compare against.
-FAS_ORDER = (
-    "urn:be:fedict:iam:fas:Level100",
-    "urn:be:fedict:iam:fas:Level200",
-    "urn:be:fedict:iam:fas:Level300",  # CSAM's e-mail security code (not published by the FAS)
-    "urn:be:fedict:iam:fas:Level400",
-    "urn:be:fedict:iam:fas:Level450",
-    "urn:be:fedict:iam:fas:Level500",
-)
 
 # CSAM (FAS) level received upstream -> AuthnContextClassRef Cerbère asserts.
 LEVELS = {
@@ -32,7 +22,7 @@ LEVELS = {
 
 # A direct Cerbère Citoyen login (username + password) is asserted at the FAS
 # username/password level.
-PASSWORD_LEVEL = "urn:be:fedict:iam:fas:Level200"
+PASSWORD_LEVEL = LEVEL200
 
 
 class UnknownLevel(ValueError):

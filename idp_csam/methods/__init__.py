@@ -8,18 +8,14 @@ from importlib import import_module
 
 from flask import Blueprint
 
+from fedsim.levels import FAS_ORDER  # noqa: F401 - re-exported for the methods
+
 # The three groups of the page « S'identifier à l'administration en ligne » (G02).
 GROUPS = (
     ("eid", "Clé(s) numérique(s) avec l'eID ou identité numérique:"),
     ("code", "Clé(s) numérique(s) avec code de sécurité et nom d'utilisateur + mot de passe:"),
     ("europe", "Authentification européenne:"),
 )
-
-# FAS levels of assurance, weakest first. Level300 is this simulator's choice
-# for the e-mail security code: the FAS does not publish one for it.
-FAS_ORDER = ("urn:be:fedict:iam:fas:Level100", "urn:be:fedict:iam:fas:Level200",
-             "urn:be:fedict:iam:fas:Level300", "urn:be:fedict:iam:fas:Level400",
-             "urn:be:fedict:iam:fas:Level450", "urn:be:fedict:iam:fas:Level500")
 
 
 @dataclass(frozen=True)

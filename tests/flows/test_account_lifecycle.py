@@ -7,16 +7,19 @@ from datetime import datetime, timedelta, timezone
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from downstream_sp import eid_login
 from fedsim.db import Database
 from fedsim.personas import by_id
 from monespace.models import Account
 
 
-def _first_connection(browser, urls, persona_id: str) -> None:
-    persona = by_id(persona_id)
+def _log_in(browser, urls, persona_id: str) -> None:
     browser.open(urls["monespace"] + "/connexion")
-    browser.click("IDENTIFICATION avec un lecteur de cartes eID")
-    browser.submit({"card": persona.card.number, "pin": persona.card.pin}, button="Se connecter")
+    eid_login(browser, by_id(persona_id))
+
+
+def _first_connection(browser, urls, persona_id: str) -> None:
+    _log_in(browser, urls, persona_id)
     browser.click("Créer mon compte")
     assert "Merci de valider votre compte" in browser.page.text
 
@@ -60,13 +63,6 @@ def test_resend_says_the_same_for_an_unknown_address(federation, browser):
     assert browser.page.status == 200
     assert "Si un compte en attente d'activation correspond à l'adresse" in browser.page.text
     assert _activation_links(federation, "personne@example.be") == []
-
-
-def _log_in(browser, urls, persona_id: str) -> None:
-    persona = by_id(persona_id)
-    browser.open(urls["monespace"] + "/connexion")
-    browser.click("IDENTIFICATION avec un lecteur de cartes eID")
-    browser.submit({"card": persona.card.number, "pin": persona.card.pin}, button="Se connecter")
 
 
 def test_an_idle_session_expires(federation, browser):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from downstream_sp import eid_login
 from fedsim.db import Database
 from fedsim.personas import by_id
 from modigia_sp.models import User
@@ -11,15 +12,9 @@ from monespace.accounts import AccountService
 from monespace.models import Account
 
 
-def _eid_login(browser, urls, persona_id: str) -> None:
-    persona = by_id(persona_id)
-    browser.open(urls["monespace"] + "/connexion")
-    browser.click("IDENTIFICATION avec un lecteur de cartes eID")
-    browser.submit({"card": persona.card.number, "pin": persona.card.pin}, button="Se connecter")
-
-
 def test_the_chosen_context_reaches_modigia(federation, browser):
-    _eid_login(browser, federation.urls, "claire")
+    browser.open(federation.urls["monespace"] + "/connexion")
+    eid_login(browser, by_id("claire"))
     browser.click("Membre du personnel de l'enseignement")
     browser.open(federation.urls["monespace"] + "/demarrer-demarche/?codeDemarche=NAID")
     assert "Conditions générales d'utilisation" in browser.page.text

@@ -8,18 +8,12 @@ import yaml
 from sqlalchemy import func, select
 
 import modigia_sp
+from downstream_sp import eid_login
 from fedsim.db import Database
 from fedsim.personas import by_id
 from fedsim.scenario.browser import Browser, WsgiTransport
 from modigia_sp.catalogue import DATA
 from modigia_sp.models import PolicyAcceptance
-
-
-def _login_through_csam(browser: Browser, urls: dict[str, str], persona_id: str) -> None:
-    persona = by_id(persona_id)
-    browser.open(urls["modigia_sp"] + "/")
-    browser.click("IDENTIFICATION avec un lecteur de cartes eID")
-    browser.submit({"card": persona.card.number, "pin": persona.card.pin}, button="Se connecter")
 
 
 def _acceptances(app) -> list[tuple[str, str]]:
@@ -42,7 +36,8 @@ def test_a_new_version_of_one_policy_is_asked_again_and_only_that_one(federation
         "FEDSIM_SETTINGS": federation.settings, "TESTING": True, "POLICIES_FILE": published,
         "SMTP_PORT": federation.apps["modigia_sp"].config["SMTP_PORT"]})
     browser = Browser(WsgiTransport(federation.wsgi_by_netloc()))
-    _login_through_csam(browser, federation.urls, "jean")
+    browser.open(federation.urls["modigia_sp"] + "/")
+    eid_login(browser, by_id("jean"))
 
     assert "/politiques/cookies/1" in browser.page.url
     assert "Version 2025.1" in browser.page.text
