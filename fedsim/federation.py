@@ -75,6 +75,14 @@ def entities(settings: Settings) -> dict[str, Entity]:
                               {"metadata": "/cerbere/metadata", "sso": "/cerbere/sso", "slo": "/cerbere/slo"}),
         "modigia-sp": Entity("modigia-sp", "sp", "modigia_sp", modigia, "Modigia",
                              {"metadata": "/saml/metadata", "acs": "/saml/acs", "slo": "/saml/slo"}),
+        # CSAM's eIDAS connector toward the foreign nodes, and the simulated
+        # foreign eIDAS proxy service + national IdP (one entity), both hosted
+        # by the idp_csam app (G07).
+        "csam-eidas-sp": Entity("csam-eidas-sp", "sp", "idp_csam", csam, "CSAM — connecteur eIDAS",
+                                {"metadata": "/eidas/sp/metadata", "acs": "/eidas/sp/acs", "slo": "/eidas/sp/slo"}),
+        "eidas-node-idp": Entity("eidas-node-idp", "idp", "idp_csam", csam, "Nœud eIDAS étranger (simulé)",
+                                 {"metadata": "/eidas-node/metadata", "sso": "/eidas-node/sso",
+                                  "slo": "/eidas-node/slo"}),
     }
 
 
@@ -84,4 +92,6 @@ TRUST = {
     "monespace-sp": ["csam-idp"],
     "cerbere-idp": ["modigia-sp"],
     "modigia-sp": ["cerbere-idp"],
+    "csam-eidas-sp": ["eidas-node-idp"],
+    "eidas-node-idp": ["csam-eidas-sp"],
 }

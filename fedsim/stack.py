@@ -41,7 +41,7 @@ def create_apps(settings: Settings, smtp_port: int, overrides: dict[str, dict] |
         (settings.instance_dir / name).mkdir(parents=True, exist_ok=True)
     common = {"FEDSIM_SETTINGS": settings}
     return {
-        "idp_csam": idp_csam.create_app({**common, **overrides.get("idp_csam", {})}),
+        "idp_csam": idp_csam.create_app({**common, "SMTP_PORT": smtp_port, **overrides.get("idp_csam", {})}),
         "monespace": monespace.create_app({**common, "SMTP_PORT": smtp_port, **overrides.get("monespace", {})}),
         "modigia_sp": modigia_sp.create_app({**common, "SMTP_PORT": smtp_port, **overrides.get("modigia_sp", {})}),
     }

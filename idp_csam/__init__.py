@@ -12,10 +12,12 @@ from fedsim.saml.slo import LogoutService
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
-from idp_csam import config, login, sso
+from idp_csam import bel, config, itsme_op, login, sso
+from idp_csam import eidas_node
 from idp_csam.credentials import Credentials
 from idp_csam.methods import all_methods
-from idp_csam.eid import CardReader
+from idp_csam.cardpki import CardPki
+from idp_csam.eid import CardReader, load_cards
 from idp_csam.models import Base
 
 db = Database(Base, SamlStateBase)
@@ -39,6 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_methods(app, methods)
     app.register_blueprint(sso.bp)
     app.register_blueprint(login.bp)
+    app.register_blueprint(eidas_node.bp)  # the simulated foreign eIDAS node (G07)
+    csrf.exempt("idp_csam.methods.eidas.assertion_consumer")  # the eIDAS node's cross-site SAML POST
+    app.register_blueprint(itsme_op.bp)
+    app.register_blueprint(bel.bp)  # foreign nationals at a Bureau d'Enregistrement Local (G20)
     return app
 
 
@@ -55,15 +61,23 @@ def configure_saml(app: Flask, settings: Settings) -> None:
     app.extensions["idp_csam.idp"] = idp
     app.extensions["idp_csam.slo"] = LogoutService(idp.server)
     app.extensions["idp_csam.metadata"] = metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)
+    from idp_csam.methods import eidas
+    app.extensions["idp_csam.eidas_sp"] = eidas.build(settings)  # CSAM's eIDAS connector (SP)
+    app.extensions["idp_csam.eidas_node"] = eidas_node.build(settings)  # the simulated foreign node (IdP)
 
 
 def configure_people(app: Flask) -> None:
-    """Citizens, their eID cards and CSAM credentials, seeded from the personas."""
-    reader = CardReader(secret=app.config["SECRET_KEY"].encode(), max_tries=app.config["PIN_MAX_TRIES"])
+    """Citizens, their eID cards (the personas' own and the extra ones of
+    idp_csam/data/cards.yaml, with their chips under certs/eid/) and CSAM
+    credentials, seeded from the personas."""
+    pki = CardPki(app.config["FEDSIM_SETTINGS"].certs_dir / "eid")
+    pki.ensure_authorities()
+    reader = CardReader(secret=app.config["SECRET_KEY"].encode(), max_tries=app.config["PIN_MAX_TRIES"], pki=pki)
     credentials = Credentials()
     app.extensions["idp_csam.reader"] = reader
+    app.extensions["idp_csam.card_verifier"] = pki.verifier()  # CSAM trusts the simulated root CA only
     app.extensions["idp_csam.credentials"] = credentials
     people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
     with Database.factory(app)() as session:
-        reader.insert_cards(session, people)
+        reader.insert_cards(session, people, load_cards())
         credentials.seed(session, people)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from fedsim.federation import Settings
 
@@ -17,4 +18,11 @@ def defaults(settings: Settings) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "PIN_MAX_TRIES": 3,
         "PERSONAS_FILE": None,  # None: the bundled fedsim/data/personas.yaml
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": settings.smtp_port,
+        "MAIL_SENDER": "noreply@csam.belgium.be",
+        "EMAIL_CODE_LIFETIME": timedelta(minutes=10),     # security code by e-mail (G05, G21)
+        "EMAIL_CODE_MAX_ATTEMPTS": 5,
+        "EMAIL_CODE_RESEND_DELAY": timedelta(seconds=30),
+        "BEL_ACTIVATION_LIFETIME": timedelta(days=7),     # BEL activation link and paper code (G20)
     }

@@ -1,49 +1,135 @@
-"""The eID card reader: a virtual card, its PIN, and the rules of a real card."""
+"""The eID card reader (G03): virtual cards with the rules of real ones.
+
+The person's side is :class:`CardReader`: it checks the PIN (three wrong PINs
+block the card; the PUK unblocks it, three wrong PUKs block it for good) and
+lets the card's chip sign CSAM's challenge. CSAM's side is
+:class:`idp_csam.cardpki.CardVerifier`; :func:`sign_in` runs one after the
+other and returns the NRN read from the card's certificate.
+"""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import select
+import yaml
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from fedsim import clock
 from fedsim.personas import Persona
+from idp_csam.cardpki import CardPki, CardVerifier, CertificateRefused, Chip
 from idp_csam.models import Citizen, EidCard
 
 PIN_FORMAT = re.compile(r"^\d{4,12}$")
+PUK_FORMAT = re.compile(r"^\d{6,12}$")
+CARDS_FILE = Path(__file__).parent / "data" / "cards.yaml"
+CARD_STATES = ("valid", "expired", "revoked")
 
 
 class PinRefused(Exception):
-    def __init__(self, message: str, tries_left: int | None = None) -> None:
+    """The reader or CSAM refuses; ``unblock`` names a card the PUK may unblock."""
+
+    def __init__(self, message: str, tries_left: int | None = None, unblock: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.tries_left = tries_left
+        self.unblock = unblock
+
+
+@dataclass(frozen=True)
+class SeedCard:
+    """An extra card of ``data/cards.yaml``: a persona's other card, in a given state."""
+    holder: str
+    number: str
+    pin: str
+    puk: str
+    state: str = "valid"
+
+
+def load_cards(path: Path = CARDS_FILE) -> tuple[SeedCard, ...]:
+    if not path.is_file():
+        return ()
+    with open(path, encoding="utf-8") as fh:
+        document = yaml.safe_load(fh) or {}
+    cards = tuple(SeedCard(**{k: str(v) for k, v in raw.items()}) for raw in document.get("cards", ()))
+    for card in cards:
+        if card.state not in CARD_STATES:
+            raise ValueError(f"{path}: card {card.number}: state must be one of {CARD_STATES}")
+    return cards
 
 
 @dataclass(frozen=True)
 class CardReader:
-    """Checks PINs against stored cards. ``secret`` keys the PIN digests."""
+    """Checks PINs against stored cards. ``secret`` keys the PIN and PUK
+    digests; ``pki`` holds the cards' chips (None: PIN only, no chips)."""
     secret: bytes
     max_tries: int = 3
+    pki: CardPki | None = None
 
     def digest(self, card_number: str, pin: str) -> str:
         return hmac.new(self.secret, f"{card_number}:{pin}".encode(), hashlib.sha256).hexdigest()
 
-    def insert_cards(self, db: Session, personas: tuple[Persona, ...]) -> None:
-        """Seed citizens and cards from personas (missing ones only)."""
+    def puk_digest(self, card_number: str, puk: str) -> str:
+        return self.digest(card_number, f"PUK:{puk}")
+
+    # -- seeding ---------------------------------------------------------------------
+
+    def insert_cards(self, db: Session, personas: tuple[Persona, ...], extra: tuple[SeedCard, ...] = ()) -> None:
+        """Seed citizens and cards from personas and ``extra`` cards (missing
+        ones only), make their chips and publish the citizen CA's CRL."""
+        _add_new_columns(db)
+        by_id = {p.id: p for p in personas}
+        states: dict[str, str] = {}
         for persona in personas:
             if db.get(Citizen, persona.nrn) is None:
                 fedid = hashlib.sha256(b"fedid:" + self.secret + persona.nrn.encode()).hexdigest()[:32]
                 db.add(Citizen(nrn=persona.nrn, persona_id=persona.id, given_name=persona.given_name,
                                surname=persona.surname, email=persona.email,
                                language=persona.language, fedid=fedid))
-            if persona.card and db.get(EidCard, persona.card.number) is None:
-                db.add(EidCard(number=persona.card.number, holder_nrn=persona.nrn,
-                               pin_digest=self.digest(persona.card.number, persona.card.pin)))
+            if persona.card:
+                self._add_card(db, persona.card.number, persona.nrn, persona.card.pin, persona.card.puk)
+                states[persona.card.number] = "valid"
+        for seed in extra:
+            holder = by_id.get(seed.holder)
+            if holder is not None:  # another personas file may not have this holder
+                card = self._add_card(db, seed.number, holder.nrn, seed.pin, seed.puk)
+                if card is not None and seed.state == "revoked":
+                    card.revoked_at = clock.naive_utc_now()
+                states[seed.number] = seed.state
+        db.flush()
+        if self.pki is not None:
+            self._make_chips(db, states)
         db.commit()
+
+    def _add_card(self, db: Session, number: str, nrn: str, pin: str, puk: str) -> EidCard | None:
+        """The new card, or None when it is already known."""
+        known = db.get(EidCard, number)
+        if known is not None:
+            if known.puk_digest is None:  # a card seeded before PUKs were kept
+                known.puk_digest = self.puk_digest(number, puk)
+            return None
+        card = EidCard(number=number, holder_nrn=nrn, pin_digest=self.digest(number, pin),
+                       puk_digest=self.puk_digest(number, puk))
+        db.add(card)
+        return card
+
+    def _make_chips(self, db: Session, states: dict[str, str]) -> None:
+        self.pki.ensure_authorities()
+        revoked: list[tuple[int, datetime]] = []
+        for card in self.cards(db):
+            holder = card.holder
+            cert = self.pki.ensure_card(card.number, holder.given_name, holder.surname, holder.nrn,
+                                        expired=states.get(card.number) == "expired")
+            card.cert_serial = format(cert.serial_number, "x")
+            if card.revoked_at is not None:
+                revoked.append((cert.serial_number, card.revoked_at))
+        self.pki.publish_crl(revoked)
+
+    # -- the person at the reader --------------------------------------------------------
 
     @staticmethod
     def cards(db: Session) -> list[EidCard]:
@@ -53,9 +139,11 @@ class CardReader:
         card = db.get(EidCard, card_number or "")
         if card is None:
             raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
+        if card.failed_puk_tries >= self.max_tries:
+            raise PinRefused(_BLOCKED_FOR_GOOD, 0)
         if card.is_blocked:
             raise PinRefused("Cette carte eID est bloquée après trois codes PIN erronés. "
-                             "Débloquez-la avec votre code PUK auprès de votre commune.", 0)
+                             "Débloquez-la avec votre code PUK auprès de votre commune.", 0, unblock=card.number)
         if not PIN_FORMAT.match(pin or ""):
             raise PinRefused("Le code PIN se compose de 4 à 12 chiffres.", self.max_tries - card.failed_pin_tries)
         if not hmac.compare_digest(card.pin_digest, self.digest(card.number, pin)):
@@ -64,7 +152,7 @@ class CardReader:
             if left <= 0:
                 card.blocked_at = clock.naive_utc_now()
                 db.commit()
-                raise PinRefused("Code PIN erroné. La carte eID est maintenant bloquée.", 0)
+                raise PinRefused("Code PIN erroné. La carte eID est maintenant bloquée.", 0, unblock=card.number)
             db.commit()
             plural = "essais" if left > 1 else "essai"
             raise PinRefused(f"Code PIN erroné. Il vous reste {left} {plural}.", left)
@@ -72,3 +160,70 @@ class CardReader:
             card.failed_pin_tries = 0
             db.commit()
         return card.holder
+
+    def unblock(self, db: Session, card_number: str, puk: str, new_pin: str, confirm: str) -> None:
+        """PUK + a new PIN (twice): the card opens again with the new PIN."""
+        card = db.get(EidCard, card_number or "")
+        if card is None:
+            raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
+        if card.failed_puk_tries >= self.max_tries:
+            raise PinRefused(_BLOCKED_FOR_GOOD, 0)
+        if not card.is_blocked:
+            raise PinRefused("Cette carte eID n'est pas bloquée : connectez-vous avec votre code PIN.")
+        if not PUK_FORMAT.match(puk or ""):
+            raise PinRefused("Le code PUK se compose de 6 à 12 chiffres.")
+        if not PIN_FORMAT.match(new_pin or ""):
+            raise PinRefused("Le nouveau code PIN doit se composer de 4 à 12 chiffres.")
+        if new_pin != confirm:
+            raise PinRefused("Les deux nouveaux codes PIN ne correspondent pas.")
+        if card.puk_digest is None or not hmac.compare_digest(card.puk_digest, self.puk_digest(card.number, puk)):
+            card.failed_puk_tries += 1
+            left = self.max_tries - card.failed_puk_tries
+            db.commit()
+            if left <= 0:
+                raise PinRefused("Code PUK erroné. " + _BLOCKED_FOR_GOOD, 0)
+            plural = "essais" if left > 1 else "essai"
+            raise PinRefused(f"Code PUK erroné. Il vous reste {left} {plural}.", left)
+        card.pin_digest = self.digest(card.number, new_pin)
+        card.failed_pin_tries = card.failed_puk_tries = 0
+        card.blocked_at = None
+        db.commit()
+
+    def sign(self, card_number: str, challenge: bytes) -> tuple[Chip, bytes]:
+        """The card (PIN accepted) signs the challenge with its chip's key."""
+        chip = self.pki.chip(card_number) if self.pki is not None else None
+        if chip is None:
+            raise PinRefused("La carte eID ne répond pas : retirez-la et insérez-la à nouveau.")
+        return chip, chip.sign(challenge)
+
+
+# Columns added to eid_card after its first release: a database made before
+# (``fedsim up`` keeps instance/) gets them at start-up; create_all does not.
+_NEW_COLUMNS = {"puk_digest": "VARCHAR(64)", "failed_puk_tries": "INTEGER NOT NULL DEFAULT 0",
+                "cert_serial": "VARCHAR(64)", "revoked_at": "DATETIME"}
+
+
+def _add_new_columns(db: Session) -> None:
+    present = {c["name"] for c in inspect(db.connection()).get_columns(EidCard.__tablename__)}
+    for name, ddl in _NEW_COLUMNS.items():
+        if name not in present:
+            db.execute(text(f"ALTER TABLE {EidCard.__tablename__} ADD COLUMN {name} {ddl}"))
+
+
+_BLOCKED_FOR_GOOD = ("La carte eID est définitivement bloquée après trois codes PUK erronés : "
+                     "demandez une nouvelle carte à votre commune.")
+
+
+def sign_in(db: Session, reader: CardReader, verifier: CardVerifier, card_number: str, pin: str,
+            challenge: bytes) -> str:
+    """PIN, then the card signs CSAM's challenge, then CSAM checks the
+    signature, the chain and the CRL. Returns the NRN of the certificate."""
+    reader.verify_pin(db, card_number, pin)
+    chip, signature = reader.sign(card_number, challenge)
+    try:
+        nrn = verifier.verify(chip.certificate, chip.ca_certificate, challenge, signature, reader.pki.crl())
+    except CertificateRefused as refused:
+        raise PinRefused(refused.message) from refused
+    if db.get(Citizen, nrn) is None:
+        raise PinRefused("Le titulaire de cette carte eID n'est pas connu du service d'authentification.")
+    return nrn

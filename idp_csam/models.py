@@ -25,8 +25,11 @@ class Citizen(Base):
 
 
 class EidCard(Base):
-    """A virtual Belgian eID. The PIN is kept as a keyed hash; three wrong
-    PINs block the card for good (until the PUK, see the CSAM issue)."""
+    """A virtual Belgian eID. PIN and PUK are kept as keyed hashes; three
+    wrong PINs block the card until its PUK unblocks it, three wrong PUKs
+    block it for good. The chip (key pair, certificate) lives in
+    ``certs/eid/card-<number>.*`` (idp_csam.cardpki); ``cert_serial`` names
+    its certificate, ``revoked_at`` puts it on the citizen CA's CRL."""
     __tablename__ = "eid_card"
 
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -34,6 +37,10 @@ class EidCard(Base):
     pin_digest: Mapped[str] = mapped_column(String(64))
     failed_pin_tries: Mapped[int] = mapped_column(default=0)
     blocked_at: Mapped[datetime | None]
+    puk_digest: Mapped[str | None] = mapped_column(String(64))
+    failed_puk_tries: Mapped[int] = mapped_column(default=0)
+    cert_serial: Mapped[str | None] = mapped_column(String(64))  # hex, of the chip's certificate
+    revoked_at: Mapped[datetime | None]
     holder: Mapped[Citizen] = relationship(back_populates="cards")
 
     @property

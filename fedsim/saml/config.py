@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.attribute_converter import AttributeConverter
 from saml2.config import Config
-from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+from saml2.saml import NAME_FORMAT_BASIC, NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from fedsim import certs
@@ -18,6 +19,26 @@ from fedsim import xmlsec_backend
 
 ATTRIBUTE_MAPS = str(Path(__file__).parent / "attributemaps")
 
+# eIDAS SAML profile: natural-person attributes, NameFormat uri, and which of
+# them the eIDAS minimum data set makes mandatory.
+EIDAS_NATURAL_PERSON = "http://eidas.europa.eu/attributes/naturalperson/"
+EIDAS_ATTRIBUTES = {  # local (friendly) name -> required
+    "PersonIdentifier": True, "CurrentFamilyName": True, "CurrentGivenName": True, "DateOfBirth": True,
+    "BirthName": False, "PlaceOfBirth": False, "CurrentAddress": False, "Gender": False,
+}
+# Private key of config_dict's result (popped by ``load``): add the eIDAS
+# attribute converter to the loaded configuration.
+_EIDAS_FLAG = "fedsim_eidas"
+
+
+def eidas_converter() -> AttributeConverter:
+    """Local name <-> http://eidas.europa.eu/attributes/naturalperson/<name>, NameFormat uri."""
+    converter = AttributeConverter(NAME_FORMAT_URI)
+    converter.from_dict({"identifier": NAME_FORMAT_URI,
+                         "fro": {EIDAS_NATURAL_PERSON + n: n for n in EIDAS_ATTRIBUTES},
+                         "to": {n: EIDAS_NATURAL_PERSON + n for n in EIDAS_ATTRIBUTES}})
+    return converter
+
 
 def metadata_file(certs_dir: Path, entity: Entity) -> Path:
     return certs_dir / f"{entity.name}.xml"
@@ -25,10 +46,15 @@ def metadata_file(certs_dir: Path, entity: Entity) -> Path:
 
 def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | None = None,
                 *, assertion_lifetime_minutes: int = 5, accepted_time_diff: int = 60,
-                metadata_urls: list[str] | None = None, metadata_fetch_timeout: float = 10) -> dict:
+                metadata_urls: list[str] | None = None, metadata_fetch_timeout: float = 10,
+                eidas: bool = False) -> dict:
     """``peer_metadata``: metadata files to trust; ``metadata_urls``: metadata
     fetched over HTTP(S) when the configuration is loaded (pysaml2 "remote"
-    source, unsigned metadata accepted: no ``cert`` to check it against)."""
+    source, unsigned metadata accepted: no ``cert`` to check it against).
+    ``eidas`` (off by default): the eIDAS SAML profile — an SP puts
+    ``eidas:SPType`` public and the mandatory ``eidas:RequestedAttributes`` in
+    its AuthnRequests; an IdP sends attributes with NameFormat uri; both map
+    the natural-person attribute names (``EIDAS_ATTRIBUTES``)."""
     pair = certs.key_pair(certs_dir, entity.name)
     algorithms = {"signing_algorithm": SIG_RSA_SHA256, "digest_algorithm": DIGEST_SHA256}
     if entity.role == "idp":
@@ -67,6 +93,17 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
             "requested_attribute_name_format": NAME_FORMAT_BASIC,
             **algorithms,
         }}
+    if eidas and entity.role == "idp":
+        service["idp"]["policy"]["default"]["name_form"] = NAME_FORMAT_URI
+    elif eidas:
+        service["sp"].update({
+            "sp_type": "public",
+            "sp_type_in_metadata": False,  # in each AuthnRequest, as eIDAS nodes expect
+            "requested_attributes": [
+                {"name": EIDAS_NATURAL_PERSON + name, "friendly_name": name,
+                 "name_format": NAME_FORMAT_URI, "required": required}
+                for name, required in EIDAS_ATTRIBUTES.items() if required],
+        })
     conf = {
         "entityid": entity.entity_id,
         "name": entity.display_name,
@@ -78,6 +115,8 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
         "only_use_keys_in_metadata": True,
         "accepted_time_diff": accepted_time_diff,
     }
+    if eidas:
+        conf[_EIDAS_FLAG] = True
     if peer_metadata:
         conf["metadata"] = {"local": [str(p) for p in peer_metadata]}
     if metadata_urls:
@@ -88,6 +127,10 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
 
 def load(conf: dict) -> Config:
     xmlsec_backend.install()
+    conf = dict(conf)
+    eidas = conf.pop(_EIDAS_FLAG, False)
     config = Config()
     config.load(conf)
+    if eidas:
+        config.attribute_converters.append(eidas_converter())
     return config

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin
 
-from fedsim import personas
+import pyotp
+
+from fedsim import clock, personas
 from fedsim.scenario.browser import Browser, BrowserError
 from fedsim.scenario.model import Scenario, Step
 
@@ -60,16 +63,20 @@ class Runner:
     def __init__(self, browser: Browser, urls: dict[str, str]) -> None:
         self.browser = browser
         self.urls = urls  # app name -> base URL, "mailbox" included
+        self.saved: dict[str, str] = {}  # values kept by ``remember``, as {saved[name]}
+        self.totp_secret: str | None = None  # the last one read by a « totp » step
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        persona = personas.by_id(scenario.persona)
+        persona = personas.by_id(scenario.persona) if scenario.persona else None
         result = ScenarioResult(scenario)
+        self.saved = {}
         for index, step in enumerate(scenario.steps, 1):
             seen_requests, seen_saml = len(self.browser.history), len(self.browser.saml_trace)
             started = time.perf_counter()
             try:
                 self._do(step, persona)
                 self._check(step)
+                self._remember(step)
                 outcome = StepResult(index, step, True, 0.0)
             except (BrowserError, AssertionError) as exc:
                 outcome = StepResult(index, step, False, 0.0, error=str(exc))
@@ -94,8 +101,14 @@ class Runner:
             raise BrowserError(f"unknown application {app!r} in {target!r} (known: {', '.join(self.urls)})")
         return urljoin(self.urls[app], path or "/")
 
-    def _do(self, step: Step, persona: personas.Persona) -> None:
-        fill = lambda value: str(value).format(persona=persona)  # noqa: E731
+    def _do(self, step: Step, persona: personas.Persona | None) -> None:
+        def fill(value: object) -> str:
+            try:
+                return str(value).format(persona=persona, saved=self.saved)
+            except KeyError as exc:
+                raise BrowserError(f"nothing remembered as {exc} for « {value} »") from None
+            except AttributeError as exc:
+                raise BrowserError(f"« {value} »: {exc} (does the scenario name a persona?)") from None
         if step.action == "open":
             self.browser.open(self._url(fill(step.argument)))
         elif step.action == "click" and step.repeat:
@@ -112,8 +125,30 @@ class Runner:
         elif step.action == "mail_link":
             spec = {k: fill(v) for k, v in dict(step.argument).items()}
             self.browser.open(self._mail_link(spec["to"], spec.get("subject", ""), spec["link"]))
+        elif step.action == "mail_code":  # the pattern is a regex: braces are not {persona…}
+            spec = {k: str(v) if k == "pattern" else fill(v) for k, v in dict(step.argument).items()}
+            message = self._newest_mail(spec["to"], spec.get("subject", ""))
+            code = _match(spec["pattern"], message["text"], f"the e-mail « {message['subject']} »")
+            self.browser.submit({spec["field"]: code}, button=fill(step.button) if step.button else None)
+        elif step.action == "totp":
+            spec = dict(step.argument)
+            code = self._totp_code(spec.get("secret_from_page"))  # a regex: braces are not {persona…}
+            self.browser.submit({spec["field"]: code}, button=fill(step.button) if step.button else None)
 
-    def _mail_link(self, to: str, subject: str, link_text: str) -> str:
+    def _totp_code(self, pattern: str | None) -> str:
+        """The authenticator app's current code (shared clock), for the secret
+        the regex ``pattern`` finds on the page (its first group if it has
+        one), or without a pattern for the secret read by an earlier step."""
+        if pattern:
+            found = re.search(pattern, self.browser.page.body)
+            if found is None:
+                raise BrowserError(f"no TOTP secret matching {pattern!r} on the page")
+            self.totp_secret = found.group(1) if found.re.groups else found.group(0)
+        if self.totp_secret is None:
+            raise BrowserError("no TOTP secret: give secret_from_page")
+        return pyotp.TOTP(self.totp_secret).at(clock.now())
+
+    def _newest_mail(self, to: str, subject: str) -> dict:
         api = self._url("mailbox:/api/messages") + "?" + urlencode({"to": to, "subject": subject, "limit": 1})
         page = self.browser.transport.request("GET", api)
         if page.status != 200:
@@ -121,10 +156,18 @@ class Runner:
         messages = json.loads(page.body)["messages"]
         if not messages:
             raise BrowserError(f"no e-mail to {to} with subject « {subject} » in the mailbox")
-        for link in messages[0]["links"]:
+        return messages[0]
+
+    def _mail_link(self, to: str, subject: str, link_text: str) -> str:
+        message = self._newest_mail(to, subject)
+        for link in message["links"]:
             if link_text in link["text"]:
                 return link["href"]
-        raise BrowserError(f"the e-mail « {messages[0]['subject']} » has no link « {link_text} »")
+        raise BrowserError(f"the e-mail « {message['subject']} » has no link « {link_text} »")
+
+    def _remember(self, step: Step) -> None:
+        for name, pattern in step.remember:
+            self.saved[name] = _match(pattern, self.browser.page.text, "the page")
 
     def _check(self, step: Step) -> None:
         page = self.browser.page
@@ -141,3 +184,11 @@ class Runner:
         for wanted in step.expect:
             if " ".join(wanted.split()) not in text:
                 raise AssertionError(f"expected the page to show « {wanted} »")
+
+
+def _match(pattern: str, text: str, where: str) -> str:
+    """The first match of ``pattern`` in ``text`` (its first group, if it has one)."""
+    found = re.search(pattern, text)
+    if found is None:
+        raise AssertionError(f"nothing matching /{pattern}/ in {where}")
+    return found.group(1) if found.re.groups else found.group(0)

@@ -1,6 +1,194 @@
-"""Security code via a mobile app (G06): not available yet in the simulator."""
+"""Security code via a mobile app (G06): the CSAM username + password, then
+a TOTP code (RFC 6238) from an authenticator app. An account without a TOTP
+secret is first enrolled: a QR code of the provisioning URI (and the secret
+in text), confirmed with a first code, so a real app can be used in demos."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+import segno
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired
+
+from fedsim import clock
+from fedsim.db import Database
+from idp_csam import authn
+from idp_csam.credentials import PasswordRefused
 from idp_csam.methods import Method
+from idp_csam.models import Base
+
+bp = Blueprint("app_code", __name__)
+
+ISSUER = "CSAM (simulateur)"
+MAX_TRIES = 5  # wrong codes per login; app config APP_CODE_MAX_TRIES overrides
+STATE = "app_code"  # the session key of a login in progress
+
+
+class AppCodeKey(Base):
+    """An account's authenticator app: its TOTP secret (unconfirmed until the
+    first correct code) and the last time step used, which cannot be reused."""
+    __tablename__ = "csam_app_code"
+
+    username: Mapped[str] = mapped_column(ForeignKey("csam_account.username"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    last_step: Mapped[int | None]
+
+
+class CodeRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+WRONG_FORMAT = "Le code de sécurité se compose de 6 chiffres : tapez-le tel qu'il s'affiche dans l'application."
+WRONG_CODE = "Code de sécurité incorrect. Vérifiez l'heure de votre téléphone et tapez le code affiché maintenant."
+REUSED = "Ce code de sécurité a déjà été utilisé. Attendez le code suivant dans l'application."
+
+
+def check_code(secret: str, code: str, last_step: int | None, at: datetime | None = None) -> int:
+    """The time step of a valid, unused ``code`` at ``at`` (default: the shared
+    clock), one step of skew either way; else CodeRefused."""
+    at = at or clock.now()
+    code = "".join((code or "").split())
+    if len(code) != 6 or not code.isdigit():
+        raise CodeRefused(WRONG_FORMAT)
+    totp = pyotp.TOTP(secret)
+    if not totp.verify(code, for_time=at, valid_window=1):
+        raise CodeRefused(WRONG_CODE)
+    step = next(totp.timecode(at + timedelta(seconds=d * totp.interval)) for d in (0, -1, 1)
+                if totp.at(at + timedelta(seconds=d * totp.interval)) == code)
+    if last_step is not None and step <= last_step:
+        raise CodeRefused(REUSED)
+    return step
+
+
+def provisioning_uri(key: AppCodeKey) -> str:
+    return pyotp.TOTP(key.secret).provisioning_uri(name=key.username, issuer_name=ISSUER)
+
+
+def qr_svg(uri: str) -> Markup:
+    return Markup(segno.make(uri, error="m").svg_inline(scale=5, title="Code QR à scanner avec l'application"))
+
+
+class PasswordForm(FlaskForm):
+    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur.")])
+    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe.")])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code de sécurité", validators=[InputRequired("Tapez le code de sécurité.")])
+
+
+@dataclass
+class Login:
+    """The login in progress, kept in the CSAM session."""
+    username: str
+    nrn: str
+    tries: int = 0
+
+    @classmethod
+    def current(cls) -> Login | None:
+        state = session.get(STATE)
+        return cls(**state) if state else None
+
+    def save(self) -> None:
+        session[STATE] = {"username": self.username, "nrn": self.nrn, "tries": self.tries}
+
+
+def _errors(form: FlaskForm) -> str:
+    return " ".join(e for errs in form.errors.values() for e in errs)
+
+
+def _max_tries() -> int:
+    return int(current_app.config.get("APP_CODE_MAX_TRIES", MAX_TRIES))
+
+
+@bp.route("/code-app", methods=["GET", "POST"])
+def start():
+    form = PasswordForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        db = Database.session()
+        try:
+            citizen = current_app.extensions["idp_csam.credentials"].verify(db, form.username.data,
+                                                                            form.password.data)
+        except PasswordRefused as refused:
+            error, status = refused.message, 400
+        else:
+            login = Login(username=form.username.data.strip(), nrn=citizen.nrn)
+            login.save()
+            key = db.get(AppCodeKey, login.username)
+            return redirect(url_for("app_code.code" if key and key.confirmed else "app_code.enrol"))
+    elif form.is_submitted():
+        error, status = _errors(form), 400
+    return render_template("idp_csam/app_code/password.html", form=form, error=error), status
+
+
+def _attempt(db: Session, login: Login, key: AppCodeKey, form: CodeForm):  # noqa: ANN202
+    """Check the submitted code; a response when the login ends (success or
+    too many tries), else the error message to show."""
+    try:
+        step = check_code(key.secret, form.code.data, key.last_step)
+    except CodeRefused as refused:
+        login.tries += 1
+        if login.tries >= _max_tries():
+            session.pop(STATE, None)
+            return render_template("idp_csam/app_code/too_many.html", tries=login.tries), 429
+        login.save()
+        left = _max_tries() - login.tries
+        return f"{refused.message} Il vous reste {left} essai{'s' if left > 1 else ''}."
+    key.confirmed, key.last_step = True, step
+    db.commit()
+    session.pop(STATE, None)
+    return authn.complete(login.nrn, METHOD)
+
+
+def _code_page(template: str, enrolling: bool):  # noqa: ANN202
+    login = Login.current()
+    if login is None:
+        return redirect(url_for("app_code.start"))
+    db = Database.session()
+    key = db.get(AppCodeKey, login.username)
+    if enrolling and key is None:
+        key = AppCodeKey(username=login.username, secret=pyotp.random_base32())
+        db.add(key)
+        db.commit()
+    elif key is None or key.confirmed == enrolling:
+        return redirect(url_for("app_code.code" if enrolling else "app_code.enrol"))
+    form = CodeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        outcome = _attempt(db, login, key, form)
+        if not isinstance(outcome, str):
+            return outcome
+        error, status = outcome, 400
+    elif form.is_submitted():
+        error, status = _errors(form), 400
+    extra = {}
+    if enrolling:
+        uri = provisioning_uri(key)
+        extra = {"qr": qr_svg(uri), "secret": key.secret, "uri": uri, "issuer": ISSUER}
+    return render_template(template, form=form, error=error, username=login.username, **extra), status
+
+
+@bp.route("/code-app/enrolement", methods=["GET", "POST"])
+def enrol():
+    return _code_page("idp_csam/app_code/enrol.html", enrolling=True)
+
+
+@bp.route("/code-app/code", methods=["GET", "POST"])
+def code():
+    return _code_page("idp_csam/app_code/code.html", enrolling=False)
+
 
 METHOD = Method(code="app-code", group="code",
                 label="IDENTIFICATION avec un code de sécurité via une application mobile",
-                level="urn:be:fedict:iam:fas:Level400")
+                level="urn:be:fedict:iam:fas:Level400", blueprint=bp, entry="app_code.start")

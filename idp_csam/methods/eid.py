@@ -1,18 +1,35 @@
-"""The eID card reader (G03): a virtual card in a simulated reader, its PIN."""
+"""The eID card reader (G03): a virtual card in a simulated reader, its PIN,
+the card signing a fresh challenge, and the PUK when the card is blocked.
+
+``?logiciel=absent`` simulates a computer without the eID software (the
+guide's prerequisite): the page then tells the person to install it."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy import String, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from fedsim import clock
 from fedsim.db import Database
 from idp_csam import authn
-from idp_csam.eid import CardReader, PinRefused
+from idp_csam.cardpki import CardVerifier
+from idp_csam.eid import CardReader, PinRefused, sign_in
 from idp_csam.methods import Method
+from idp_csam.models import Base
 
 bp = Blueprint("eid", __name__)
+
+CHALLENGE_KEY = "eid_challenge"
+CHALLENGE_LIFETIME = timedelta(minutes=5)
 
 
 class PinForm(FlaskForm):
@@ -23,28 +40,130 @@ class PinForm(FlaskForm):
     pin = PasswordField("Code PIN", validators=[InputRequired("Tapez votre code PIN.")])
 
 
+class PukForm(FlaskForm):
+    card = SelectField("Carte eID dans le lecteur", validators=[InputRequired("Choisissez une carte.")],
+                       validate_choice=False)
+    puk = PasswordField("Code PUK", validators=[InputRequired("Tapez votre code PUK.")])
+    new_pin = PasswordField("Nouveau code PIN", validators=[InputRequired("Choisissez un nouveau code PIN.")])
+    new_pin_confirm = PasswordField("Confirmez le nouveau code PIN",
+                                    validators=[InputRequired("Confirmez le nouveau code PIN.")])
+
+
 def _reader() -> CardReader:
     return current_app.extensions["idp_csam.reader"]
 
 
+def _verifier() -> CardVerifier:
+    return current_app.extensions["idp_csam.card_verifier"]
+
+
+def _card_choices(form: PinForm | PukForm) -> None:
+    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — carte {c.number}")
+                         for c in _reader().cards(Database.session())]
+
+
+def _software_missing() -> bool:
+    return request.args.get("logiciel") == "absent"
+
+
+class SpentChallenge(Base):
+    """Nonces already presented. The session is a signed cookie that a
+    browser could send again: this table makes each nonce single use."""
+    __tablename__ = "eid_spent_challenge"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]
+
+
+def _spend(nonce: str, expires: datetime) -> bool:
+    """True the first time ``nonce`` is presented."""
+    db = Database.session()
+    now = clock.naive_utc_now()
+    db.execute(delete(SpentChallenge).where(SpentChallenge.expires_at < now))
+    key = hashlib.sha256(nonce.encode()).hexdigest()
+    if db.get(SpentChallenge, key) is not None:
+        db.commit()
+        return False
+    db.add(SpentChallenge(nonce_hash=key, expires_at=expires.astimezone(timezone.utc).replace(tzinfo=None)))
+    try:
+        db.commit()
+    except IntegrityError:  # presented twice at the same moment
+        db.rollback()
+        return False
+    return True
+
+
+def _new_challenge() -> None:
+    """A fresh nonce for the card to sign, kept in the CSAM session."""
+    session[CHALLENGE_KEY] = {"nonce": secrets.token_hex(32), "at": clock.now().isoformat()}
+
+
+def _take_challenge() -> bytes | None:
+    """The pending nonce, used once: gone from the session whatever happens."""
+    pending = session.pop(CHALLENGE_KEY, None)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        expires = datetime.fromisoformat(pending["at"]) + CHALLENGE_LIFETIME
+        nonce = bytes.fromhex(pending["nonce"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if clock.now() > expires:
+        return None
+    return nonce
+
+
+def _errors(form: FlaskForm) -> str:
+    return " ".join(e for errs in form.errors.values() for e in errs)
+
+
 @bp.route("/eid", methods=["GET", "POST"])
 def start():
-    db = Database.session()
-    cards = _reader().cards(db)
+    if _software_missing():
+        return render_template("idp_csam/eid/install.html")
     form = PinForm()
-    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — carte {c.number}")
-                         for c in cards]
+    _card_choices(form)
+    error, status, unblock = None, 200, None
+    if form.is_submitted():
+        challenge = _take_challenge()
+        if not form.validate():
+            error, status = _errors(form), 400
+        elif challenge is None:
+            error, status = "La lecture de la carte eID a expiré : recommencez l'identification.", 400
+        else:
+            try:
+                nrn = sign_in(Database.session(), _reader(), _verifier(), form.card.data, form.pin.data, challenge)
+            except PinRefused as refused:
+                error, status, unblock = refused.message, 400, refused.unblock
+            else:
+                # Recorded only now, so refused attempts store nothing; a
+                # replayed session cookie still cannot log in twice.
+                if _spend(challenge.hex(), datetime.now(timezone.utc) + CHALLENGE_LIFETIME):
+                    return authn.complete(nrn, METHOD)
+                error, status = "La lecture de la carte eID a déjà servi : recommencez l'identification.", 400
+    _new_challenge()
+    return render_template("idp_csam/eid.html", form=form, error=error, unblock=unblock), status
+
+
+@bp.route("/eid/puk", methods=["GET", "POST"])
+def unblock():
+    form = PukForm()
+    _card_choices(form)
+    if not form.is_submitted() and request.args.get("carte"):
+        form.card.data = request.args["carte"]
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            citizen = _reader().verify_pin(db, form.card.data, form.pin.data)
+            _reader().unblock(Database.session(), form.card.data, form.puk.data, form.new_pin.data,
+                              form.new_pin_confirm.data)
         except PinRefused as refused:
             error, status = refused.message, 400
         else:
-            return authn.complete(citizen.nrn, METHOD)
+            flash("Votre carte eID est débloquée : identifiez-vous avec votre nouveau code PIN.")
+            return redirect(url_for("eid.start"))
     elif form.is_submitted():
-        error, status = " ".join(e for errs in form.errors.values() for e in errs), 400
-    return render_template("idp_csam/eid.html", form=form, error=error), status
+        error, status = _errors(form), 400
+    return render_template("idp_csam/eid/puk.html", form=form, error=error), status
 
 
 METHOD = Method(code="eid", group="eid", label="IDENTIFICATION avec un lecteur de cartes eID",

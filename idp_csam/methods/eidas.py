@@ -1,6 +1,241 @@
-"""European authentication, eIDAS (G07, G08): not available yet in the simulator."""
+"""European authentication, eIDAS (G07, G08): CSAM's eIDAS connector.
+
+The person picks a country on the « Authentification européenne » page; the
+« ? » lists the recognised ones (``data/eidas_countries.yaml``, or app
+config ``EIDAS_COUNTRIES_FILE``).
+
+- A recognised country: CSAM's connector (SAML SP ``csam-eidas-sp``) sends a
+  signed AuthnRequest in the eIDAS profile — ``eidas:SPType`` public,
+  ``eidas:RequestedAttributes`` PersonIdentifier, CurrentFamilyName,
+  CurrentGivenName, DateOfBirth (required), RequestedAuthnContext
+  ``http://eidas.europa.eu/LoA/substantial`` comparison minimum — to the
+  country's node (simulated: ``idp_csam.eidas_node``). Its signed answer is
+  verified (``fedsim.saml.sp.ServiceProvider``), the foreign person is mapped
+  to a CSAM citizen — created on the first login with a BIS number (sex
+  unknown, from DateOfBirth) and no e-mail address, found again by
+  PersonIdentifier afterwards — and CSAM answers Mon Espace.
+- A country CSAM knows but does not recognise (the guide: France): the page
+  that points to the foreign-national procedure (G08, G19–G21).
+- Any other code: 404.
+
+Levels of assurance, eIDAS -> FAS (explicit, see ``LEVELS``):
+
+    http://eidas.europa.eu/LoA/high         -> urn:be:fedict:iam:fas:Level450
+    http://eidas.europa.eu/LoA/substantial  -> urn:be:fedict:iam:fas:Level400
+    http://eidas.europa.eu/LoA/low          -> refused (below what CSAM accepts)
+
+Level500 stays reserved to the Belgian eID card: a foreign eID is never
+asserted as a Belgian eID.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fedsim import nrn
+from fedsim.db import Database
+from fedsim.federation import Settings, entities
+from fedsim.levels import LEVEL400, LEVEL450
+from fedsim.saml.config import EIDAS_ATTRIBUTES
+from fedsim.saml.sp import SamlLogin, ServiceProvider
+from fedsim.trust import entity_config, metadata_xml
+from fedsim.web import UserError, plain
+from idp_csam import authn
+from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
 from idp_csam.methods import Method
+from idp_csam.models import Citizen
+
+COUNTRIES_FILE = Path(__file__).resolve().parent.parent / "data" / "eidas_countries.yaml"
+REQUESTED_LOA = LOA_SUBSTANTIAL  # minimum
+LEVELS = {LOA_HIGH: LEVEL450, LOA_SUBSTANTIAL: LEVEL400}
+MAX_RELAYS = 5  # eIDAS logins started in one browser and not answered yet
+_PERSON_IDENTIFIER = re.compile(r"^([A-Z]{2})/BE/([^\s/][^\s]{0,39})$")
+
+bp = Blueprint("eidas", __name__)
+
+
+class LevelRefused(ValueError):
+    """An eIDAS level of assurance CSAM does not accept."""
+
+
+def fas_level(loa: str | None) -> str:
+    """The FAS level CSAM asserts for an eIDAS LoA; LevelRefused otherwise."""
+    if loa in LEVELS:
+        return LEVELS[loa]
+    if loa == LOA_LOW:
+        raise LevelRefused("Votre identification électronique a le niveau de garantie eIDAS « faible » (low) : "
+                           "CSAM exige au moins le niveau « substantiel ». Utilisez un moyen d'identification "
+                           "de niveau substantiel ou élevé de votre pays.")
+    raise LevelRefused(f"Niveau de garantie eIDAS inconnu : {loa!r}.")
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    name: str
+    scheme: str = ""
+
+
+@dataclass(frozen=True)
+class Countries:
+    recognised: tuple[Country, ...]
+    not_recognised: tuple[Country, ...]
+
+    def find(self, code: str) -> tuple[Country | None, bool]:
+        """(country, recognised?); (None, False) for a code CSAM does not know."""
+        for country in self.recognised:
+            if country.code == code:
+                return country, True
+        for country in self.not_recognised:
+            if country.code == code:
+                return country, False
+        return None, False
+
+    def name(self, code: str) -> str:
+        country, _ = self.find(code)
+        return country.name if country else code
+
+    @property
+    def all(self) -> tuple[Country, ...]:
+        return tuple(sorted(self.recognised + self.not_recognised, key=lambda c: c.name))
+
+
+@lru_cache(maxsize=8)
+def load_countries(path: str | Path = COUNTRIES_FILE) -> Countries:
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+    def read(key: str) -> tuple[Country, ...]:
+        return tuple(Country(code=str(c["code"]).upper(), name=str(c["name"]), scheme=str(c.get("scheme", "")))
+                     for c in raw.get(key) or ())
+    return Countries(read("recognised"), read("not_recognised"))
+
+
+def countries() -> Countries:
+    return load_countries(current_app.config.get("EIDAS_COUNTRIES_FILE") or COUNTRIES_FILE)
+
+
+def build(settings: Settings) -> ServiceProvider:
+    return ServiceProvider(entity_config(settings, "csam-eidas-sp", eidas=True),
+                           idp_entity_id=entities(settings)["eidas-node-idp"].entity_id)
+
+
+def _sp() -> ServiceProvider:
+    return current_app.extensions["idp_csam.eidas_sp"]
+
+
+# -- the pages ----------------------------------------------------------------
+
+@bp.get("/eidas")
+def choose():
+    """The country list; ``?pays=XX`` picks a country."""
+    known = countries()
+    code = (request.args.get("pays") or "").strip().upper()
+    if not code:
+        return render_template("idp_csam/eidas/countries.html", countries=known)
+    country, recognised = known.find(code)
+    if country is None:
+        raise UserError(f"Pays inconnu : « {code[:10]} » ne figure pas dans la liste des pays proposés.",
+                        code=404, title="Pays inconnu")
+    if not recognised:
+        guide = current_app.config["FEDSIM_SETTINGS"].base_url("monespace") + "/centre-aide/guide?etranger=1"
+        return render_template("idp_csam/eidas/not_recognised.html", country=country, guide=guide)
+    return _start(country)
+
+
+@bp.get("/eidas/pays-reconnus")
+def recognised():
+    """The « ? »: the countries whose electronic identification CSAM recognises."""
+    return render_template("idp_csam/eidas/recognised.html", countries=countries())
+
+
+def _start(country: Country):
+    url, relay = _sp().start_login(Database.session(), next_url=url_for("sso.answer"),
+                                   authn_contexts=(REQUESTED_LOA,), comparison="minimum")
+    relays = dict(list((session.get("eidas_relays") or {}).items())[-(MAX_RELAYS - 1):])
+    relays[relay] = country.code
+    session["eidas_relays"] = relays
+    return redirect(f"{url}&pays={country.code}")
+
+
+@bp.get("/eidas/sp/metadata")
+def metadata():
+    settings = current_app.config["FEDSIM_SETTINGS"]
+    xml = current_app.extensions.get("idp_csam.eidas_sp_metadata")
+    if xml is None:
+        xml = metadata_xml(entities(settings)["csam-eidas-sp"], settings.certs_dir)
+        current_app.extensions["idp_csam.eidas_sp_metadata"] = xml
+    return plain(xml, mimetype="application/samlmetadata+xml")
+
+
+@bp.post("/eidas/sp/acs")
+def assertion_consumer():
+    """The node's answer (CSRF-exempt: a cross-site SAML POST)."""
+    relays = session.get("eidas_relays") or {}
+    relay_state = request.form.get("RelayState")
+    country = relays.get(relay_state or "", "")
+    db = Database.session()
+    login = _sp().accept(db, request.form.get("SAMLResponse"), relay_state, list(relays),
+                         check=lambda login: check(login, country))
+    session["eidas_relays"] = {k: v for k, v in relays.items() if k != relay_state}
+    citizen = citizen_for(db, login, current_app.config["SECRET_KEY"].encode())
+    return authn.complete(citizen.nrn, METHOD, level=fas_level(login.authn_context))
+
+
+def check(login: SamlLogin, country: str) -> None:
+    """What CSAM requires of a node's answer; ValueError says what is wrong."""
+    fas_level(login.authn_context)
+    missing = [name for name, required in EIDAS_ATTRIBUTES.items() if required and not login.first(name)]
+    if missing:
+        raise ValueError(f"Le nœud eIDAS n'a pas transmis les attributs obligatoires : {', '.join(missing)}.")
+    match = _PERSON_IDENTIFIER.match(login.first("PersonIdentifier"))
+    if match is None:
+        raise ValueError("PersonIdentifier eIDAS invalide : le format attendu est <pays>/BE/<identifiant>.")
+    if match.group(1) != country:
+        raise ValueError(f"PersonIdentifier émis par le pays {match.group(1)}, alors que la connexion a été "
+                         f"demandée au nœud du pays {country or '?'}.")
+    try:
+        date.fromisoformat(login.first("DateOfBirth"))
+    except ValueError:
+        raise ValueError("DateOfBirth eIDAS invalide : le format attendu est AAAA-MM-JJ.") from None
+
+
+def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
+    """The CSAM citizen of a foreign person: found by PersonIdentifier, or
+    created with a BIS number (sex unknown) on the first login."""
+    identifier = login.first("PersonIdentifier")
+    key = f"eidas:{identifier}"
+    citizen = db.scalars(select(Citizen).where(Citizen.persona_id == key)).first()
+    if citizen is not None:
+        return citizen
+    born = date.fromisoformat(login.first("DateOfBirth"))
+    digest = hashlib.sha256(b"eidas:" + secret + identifier.encode()).hexdigest()
+    start = int(digest, 16) % 998
+    for step in range(998):
+        number = nrn.make(born, (start + step) % 998 + 1, bis="sex-unknown")
+        if db.get(Citizen, number) is None:
+            break
+    else:
+        raise UserError("Aucun numéro BIS libre pour cette date de naissance.", code=409)
+    citizen = Citizen(nrn=number, persona_id=key, given_name=login.first("CurrentGivenName"),
+                      surname=login.first("CurrentFamilyName"), email="", language="fr",
+                      fedid=hashlib.sha256(b"fedid:" + digest.encode()).hexdigest()[:32])
+    db.add(citizen)
+    db.commit()
+    return citizen
+
 
 METHOD = Method(code="eidas", group="europe",
                 label="IDENTIFICATION avec une identification électronique reconnue au plan européen",
-                level="urn:be:fedict:iam:fas:Level400")
+                level=LEVEL400, blueprint=bp, entry="eidas.choose",
+                extra_links=(("Liste des pays reconnus", "eidas.recognised"),))
+
+__all__ = ["METHOD", "LEVELS", "LOA_LABELS", "fas_level", "check", "citizen_for", "countries", "build"]

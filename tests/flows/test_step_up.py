@@ -1,11 +1,13 @@
 """Step-up: a downstream SP's RequestedAuthnContext. Cerbère answers from the
 Mon Espace session when its level (mapped by monespace.identity.LEVELS) is
 enough, asks CSAM for what is needed otherwise, and answers a signed
-NoAuthnContext error Response when no level can do (CSAM offers only the eID,
-Level500, and says NoAuthnContext itself for anything else)."""
+NoAuthnContext error Response when no level can do (CSAM offers the eID,
+Level500, and the e-mail code, Level300, and says NoAuthnContext itself when
+none of its keys fits)."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -202,15 +204,20 @@ def test_no_authn_context_from_csam_outside_a_step_up_is_a_clear_page(
 def test_csam_honours_requested_authn_context(federation: Federation, browser: Browser,
                                               labo: DownstreamSP, jean: Persona) -> None:
     """CSAM itself: « minimum Level400 » leads to the eID; « maximum Level400 »
-    is answered at once with a signed NoAuthnContext (eID is Level500)."""
+    offers only the keys at or below Level400 (the e-mail code, Level300),
+    never the eID (Level500)."""
     page = browser.open(labo.login_url(contexts=(L400,), comparison="maximum"))
-    # no session: Cerbère asks CSAM exactly for Level100..Level400 (Level300: the e-mail code); CSAM refuses at once
-    assert page.url == ACS, page.text[:300]
-    csam_pages = [hop for hop in browser.history if hop.startswith("GET " + federation.urls["idp_csam"])]
-    assert csam_pages == [f"GET {federation.urls['idp_csam']}/saml/sso -> 200"], browser.history
+    # no session: Cerbère asks CSAM exactly for Level100..Level400 (Level300: the e-mail code)
+    assert page.url == federation.urls["idp_csam"] + "/", page.text[:300]
+    assert "IDENTIFICATION avec un code de sécurité envoyé par e-mail" in page.text
+    assert "IDENTIFICATION avec un lecteur de cartes eID" not in page.text
     assert requested(upstream_requests(browser, federation)[-1]) == (
         "exact", ["urn:be:fedict:iam:fas:Level100", L200, "urn:be:fedict:iam:fas:Level300", L400])
-    assert_signed_no_authn_context(labo, federation)
-    # the person was never asked to authenticate, and nothing is logged in
-    page = browser.open(federation.urls["monespace"] + "/tableau-de-bord")
-    assert "MON TABLEAU DE BORD" not in page.text
+    # the e-mail code answers the pending request at Level300
+    browser.click("IDENTIFICATION avec un code de sécurité envoyé par e-mail")
+    browser.submit({"username": jean.csam.username, "password": jean.csam.password}, button="Suivant")
+    [mail] = federation.mailbox.test_client().get(
+        "/api/messages", query_string={"to": jean.email, "limit": 1}).get_json()["messages"]
+    page = browser.submit({"code": re.search(r"\d{6}", mail["text"]).group()}, button="Se connecter")
+    assert page.url == ACS, page.text[:300]
+    assert labo.accept().authn_context == "urn:be:fedict:iam:fas:Level300"

@@ -1,0 +1,228 @@
+"""Foreign nationals (G20, G21): the Bureau d'Enregistrement Local (BEL).
+
+An office agent registers a person without a Belgian identity card: CSAM
+creates a citizen with a new BIS number, the agent hands out a one-time
+code on paper, and CSAM e-mails an activation link. The person follows the
+link, types the paper code, chooses the only key offered (« code de sécurité
+envoyé par e-mail »), sets a CSAM username and password, and then logs in by
+username + password + e-mail code. The link and the code are valid
+``BEL_ACTIVATION_LIFETIME`` (on the shared clock) and work once; both are
+stored hashed.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import date, datetime
+
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from wtforms import DateField, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Regexp
+
+from fedsim import clock, nrn
+from fedsim.db import Database
+from fedsim.federation import Settings
+from fedsim.web import UserError
+from idp_csam.credentials import CsamAccount
+from idp_csam.methods.email_code import METHOD as EMAIL_CODE
+from idp_csam.methods.email_code import mailer
+from idp_csam.models import Base, Citizen
+
+bp = Blueprint("bel", __name__, url_prefix="/bel")
+
+SUBJECT = "CSAM — activez votre clé numérique"
+LINK_TEXT = "Activer ma clé numérique"
+PAPER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from paper
+PAPER_CODE_MAX_ATTEMPTS = 5
+SESSION_KEY = "bel_activation"
+
+
+class BelRegistration(Base):
+    """A person registered at a BEL, until their digital key is activated."""
+    __tablename__ = "bel_registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nrn: Mapped[str] = mapped_column(ForeignKey("citizen.nrn"))  # the BIS number
+    nationality: Mapped[str] = mapped_column(String(80))
+    birth_date: Mapped[date]
+    link_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    paper_code_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    code_attempts: Mapped[int] = mapped_column(default=0)
+    activated_at: Mapped[datetime | None]
+
+
+def _digest(kind: str, value: str) -> str:
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{kind}:{value}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _normalise_paper_code(text: str) -> str:
+    return re.sub(r"[\s-]", "", text or "").upper()
+
+
+def _new_bis(db: Session, birth_date: date) -> str:
+    """The first free BIS number (sex unknown) for this birth date."""
+    for serial in range(1, 999):
+        candidate = nrn.make(birth_date, serial, bis="sex-unknown")
+        if db.get(Citizen, candidate) is None:
+            return candidate
+    raise UserError("Plus aucun numéro BIS libre pour cette date de naissance.", code=409)
+
+
+# -- the office agent (G20) ------------------------------------------------------
+
+class RegisterForm(FlaskForm):
+    given_name = StringField("Prénom", validators=[InputRequired("Tapez le prénom."), Length(max=100)])
+    surname = StringField("Nom", validators=[InputRequired("Tapez le nom."), Length(max=100)])
+    birth_date = DateField("Date de naissance", validators=[InputRequired("Tapez la date de naissance (AAAA-MM-JJ).")])
+    nationality = StringField("Nationalité", validators=[InputRequired("Tapez la nationalité."), Length(max=80)])
+    email = StringField("Adresse e-mail", validators=[InputRequired("Tapez l'adresse e-mail."),
+                                                      Email("Cette adresse e-mail n'est pas valable.")])
+
+
+@bp.route("/", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        born = form.birth_date.data
+        if not date(1900, 1, 1) <= born <= clock.naive_utc_now().date():
+            return _register_page(form, "La date de naissance n'est pas plausible.")
+        db = Database.session()
+        bis = _new_bis(db, born)
+        secret = current_app.extensions["idp_csam.reader"].secret
+        citizen = Citizen(nrn=bis, persona_id=f"bel-{bis}", given_name=form.given_name.data.strip(),
+                          surname=form.surname.data.strip(), email=form.email.data.strip(), language="fr",
+                          fedid=hashlib.sha256(b"fedid:" + secret + bis.encode()).hexdigest()[:32])
+        paper_code = "".join(secrets.choice(PAPER_CODE_ALPHABET) for _ in range(8))
+        token = secrets.token_urlsafe(32)
+        now = clock.naive_utc_now()
+        lifetime = current_app.config["BEL_ACTIVATION_LIFETIME"]
+        registration = BelRegistration(nrn=bis, nationality=form.nationality.data.strip(), birth_date=born,
+                                       link_digest=_digest("link", token),
+                                       paper_code_digest=_digest("paper", paper_code),
+                                       created_at=now, expires_at=now + lifetime)
+        db.add(citizen)
+        db.flush()  # the citizen row first: the registration refers to it
+        db.add(registration)
+        settings: Settings = current_app.config["FEDSIM_SETTINGS"]
+        link = settings.base_url("idp_csam") + url_for("bel.activate", token=token)
+        context = {"citizen": citizen, "link": link, "link_text": LINK_TEXT, "expires_at": registration.expires_at}
+        mailer().send(citizen.email, SUBJECT, render_template("idp_csam/bel/mail.txt", **context),
+                      render_template("idp_csam/bel/mail.html", **context))  # MailNotSent: nothing committed
+        db.commit()
+        return render_template("idp_csam/bel/registered.html", citizen=citizen, registration=registration,
+                               bis=nrn.parse(bis).formatted, paper_code=f"{paper_code[:4]}-{paper_code[4:]}")
+    if form.is_submitted():
+        return _register_page(form, " ".join(e for errs in form.errors.values() for e in errs))
+    return _register_page(form)
+
+
+def _register_page(form: RegisterForm, error: str | None = None):  # noqa: ANN202
+    return render_template("idp_csam/bel/register.html", form=form, error=error), 400 if error else 200
+
+
+# -- the person, from the activation e-mail (G20) -------------------------------
+
+def _registration(db: Session, token: str) -> BelRegistration:
+    """The registration behind a link still usable, else a clear refusal."""
+    registration = db.scalars(select(BelRegistration)
+                              .where(BelRegistration.link_digest == _digest("link", token))).first()
+    if registration is None:
+        raise UserError("Ce lien d'activation n'est pas valable : vérifiez que vous avez copié toute "
+                        "l'adresse du dernier e-mail reçu de CSAM.", code=404, title="Lien inconnu")
+    if registration.activated_at is not None:
+        raise UserError("Ce lien d'activation a déjà été utilisé : votre clé numérique est active. "
+                        "Identifiez-vous avec votre nom d'utilisateur, votre mot de passe et le code "
+                        "de sécurité envoyé par e-mail.", code=410, title="Lien déjà utilisé")
+    if registration.expires_at <= clock.naive_utc_now():
+        raise UserError(f"Ce lien d'activation a expiré le {registration.expires_at:%d/%m/%Y à %H:%M} "
+                        "(heure UTC), et le code unique remis sur papier avec lui. Retournez au Bureau "
+                        "d'Enregistrement Local pour en recevoir de nouveaux.", code=410, title="Lien expiré")
+    if registration.code_attempts >= PAPER_CODE_MAX_ATTEMPTS:
+        raise UserError(f"Le code unique a été mal tapé {PAPER_CODE_MAX_ATTEMPTS} fois : cette activation "
+                        "est bloquée. Retournez au Bureau d'Enregistrement Local pour en recevoir une "
+                        "nouvelle.", code=429, title="Activation bloquée")
+    return registration
+
+
+class PaperCodeForm(FlaskForm):
+    paper_code = StringField("Code unique (remis sur papier)",
+                             validators=[InputRequired("Tapez le code unique remis sur papier au bureau.")])
+
+
+@bp.route("/activation/<token>", methods=["GET", "POST"])
+def activate(token: str):
+    db = Database.session()
+    registration = _registration(db, token)
+    form = PaperCodeForm()
+    error = None
+    if form.validate_on_submit():
+        typed = _normalise_paper_code(form.paper_code.data)
+        if hmac.compare_digest(registration.paper_code_digest, _digest("paper", typed)):
+            session[SESSION_KEY] = registration.id
+            return redirect(url_for("bel.choose_key", token=token))
+        registration.code_attempts += 1
+        db.commit()
+        left = PAPER_CODE_MAX_ATTEMPTS - registration.code_attempts
+        if left <= 0:
+            _registration(db, token)  # raises: blocked
+        error = f"Code unique incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}."
+    elif form.is_submitted():
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    citizen = db.get(Citizen, registration.nrn)
+    return render_template("idp_csam/bel/activate.html", form=form, error=error, citizen=citizen), \
+        400 if error else 200
+
+
+class KeyForm(FlaskForm):
+    key = RadioField("Clé numérique", choices=[SelectChoice(EMAIL_CODE.code, EMAIL_CODE.label)],
+                     default=EMAIL_CODE.code,  # the only key offered to a foreign national (G20)
+                     validators=[InputRequired("Choisissez votre clé numérique.")])
+    username = StringField("Nom d'utilisateur", validators=[
+        InputRequired("Choisissez un nom d'utilisateur."),
+        Regexp(r"^[A-Za-z0-9._-]{4,80}$", message="Le nom d'utilisateur compte de 4 à 80 caractères : lettres "
+                                                  "sans accent, chiffres, point, tiret ou souligné.")])
+    password = PasswordField("Mot de passe", validators=[
+        InputRequired("Choisissez un mot de passe."),
+        Length(min=10, message="Le mot de passe compte au moins 10 caractères.")])
+    confirm = PasswordField("Confirmez le mot de passe", validators=[
+        InputRequired("Tapez le mot de passe une seconde fois."),
+        EqualTo("password", message="Les deux mots de passe ne sont pas identiques.")])
+
+
+@bp.route("/activation/<token>/cle", methods=["GET", "POST"])
+def choose_key(token: str):
+    db = Database.session()
+    registration = _registration(db, token)
+    if session.get(SESSION_KEY) != registration.id:
+        raise UserError("Tapez d'abord le code unique remis sur papier au Bureau d'Enregistrement Local.",
+                        code=403, title="Code unique requis")
+    form = KeyForm()
+    error = None
+    if form.validate_on_submit():
+        username = form.username.data.strip()
+        if db.get(CsamAccount, username) is not None:
+            error = "Ce nom d'utilisateur est déjà pris : choisissez-en un autre."
+        elif db.scalars(select(CsamAccount).where(CsamAccount.nrn == registration.nrn)).first() is not None:
+            error = "Une clé numérique est déjà activée pour cette personne."
+        else:
+            current_app.extensions["idp_csam.credentials"].create(db, username, registration.nrn,
+                                                                   form.password.data)
+            registration.activated_at = clock.naive_utc_now()
+            db.commit()
+            session.pop(SESSION_KEY, None)
+            citizen = db.get(Citizen, registration.nrn)
+            return render_template("idp_csam/bel/activated.html", citizen=citizen, username=username,
+                                   bis=nrn.parse(citizen.nrn).formatted, method=EMAIL_CODE)
+    elif form.is_submitted():
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    return render_template("idp_csam/bel/choose_key.html", form=form, error=error,
+                           citizen=db.get(Citizen, registration.nrn)), 400 if error else 200

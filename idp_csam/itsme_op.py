@@ -1,0 +1,556 @@
+"""A simulated itsme OpenID Connect provider (G04), served by the CSAM app
+under /itsme-op/ with its own keys and tables. CSAM's itsme method
+(idp_csam.methods.itsme) is its only relying party.
+
+Authorization-code flow only, as itsme: the authorization request is a
+signed request object (RS256, checked against the client's JWKS), the client
+authenticates at the token endpoint with private_key_jwt (RS256, aud = token
+endpoint, short exp, single-use jti), and the ID token is signed (RS256, the
+OP's key) then encrypted (JWE RSA-OAEP + A256GCM, the client's encryption
+key). The person confirms on their phone: /itsme-op/phone/<number> is the
+phone's screen, which a trainer can open in a second window.
+
+Back-channel calls (the OP fetching the client's JWKS, the client posting to
+the token endpoint) go through ``Backchannel``: in this simulator every app
+runs as WSGI, so they are made in-process through the app's test client —
+the real HTTP endpoints, without a socket. A real deployment would make them
+with an HTTP client (requests) instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import yaml
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from jose import jwe, jwk, jws, jwt
+from jose.exceptions import JOSEError
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, StringField
+
+from fedsim import certs, clock, personas
+from fedsim.db import Database
+from fedsim.web import UserError
+from idp_csam.models import Base, Citizen
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("itsme_op", __name__, url_prefix="/itsme-op")
+
+USERS_FILE = Path(__file__).parent / "data" / "itsme_users.yaml"
+ACR_BASIC = "http://itsme.services/v2/claim/acr_basic"
+ACR_ADVANCED = "http://itsme.services/v2/claim/acr_advanced"
+NRN_CLAIM = "http://itsme.services/v2/claim/BENationalNumber"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLIENT_ID = "csam-fas"
+REQUEST_LIFETIME = timedelta(minutes=3)   # the person has 3 minutes to confirm
+CODE_LIFETIME = timedelta(minutes=3)      # authorization codes: ≤ 3 minutes, single use
+TOKEN_LIFETIME = timedelta(minutes=5)     # ID and access tokens
+MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
+CODE_FORMAT = re.compile(r"^\d{5}$")
+SUPPORTED_CLAIMS = ("sub", NRN_CLAIM, "given_name", "family_name", "email")
+
+
+# -- tables --------------------------------------------------------------------
+
+class ItsmePhone(Base):
+    """A simulated itsme account: a phone number and its 5-digit itsme code (keyed hash)."""
+    __tablename__ = "itsme_phone"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    nrn: Mapped[str] = mapped_column(ForeignKey("citizen.nrn"))
+    code_digest: Mapped[str] = mapped_column(String(64))
+
+
+class ItsmeAuthorization(Base):
+    """An authorization request waiting for the person's phone, then its code."""
+    __tablename__ = "itsme_authorization"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(200))
+    nonce: Mapped[str] = mapped_column(String(200))
+    acr: Mapped[str] = mapped_column(String(100))
+    claims: Mapped[str] = mapped_column(String(2000))  # JSON list of requested ID token claims
+    phone: Mapped[str] = mapped_column(ForeignKey("itsme_phone.phone"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending approved rejected expired sent
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None]
+    code_used_at: Mapped[datetime | None]
+
+
+class ItsmeAccessToken(Base):
+    __tablename__ = "itsme_access_token"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("itsme_authorization.id"))
+    expires_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class ItsmeAssertionJti(Base):
+    """jti of client assertions already used (private_key_jwt replay cache)."""
+    __tablename__ = "itsme_assertion_jti"
+
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime]
+
+
+# -- keys ------------------------------------------------------------------------
+
+def private_key(app: Flask, name: str) -> str:
+    """PEM of the RSA key ``name`` under certs_dir, made on first use."""
+    cache = app.extensions.setdefault("itsme.keys", {})
+    if name not in cache:
+        pair = certs.ensure(app.config["FEDSIM_SETTINGS"].certs_dir, name, name)
+        cache[name] = pair.key_file.read_text()
+    return cache[name]
+
+
+def public_jwk(pem: str, alg: str, use: str) -> dict:
+    public = jwk.construct(pem, alg).public_key().to_dict()
+    kid = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
+    return {**public, "kid": kid, "use": use, "alg": alg}
+
+
+def op_jwks(app: Flask) -> dict:
+    return {"keys": [public_jwk(private_key(app, "itsme-op-sig"), "RS256", "sig")]}
+
+
+def pick_key(jwks: dict, token_kid: str | None, use: str, alg: str) -> dict:
+    """The key of ``jwks`` for this use and algorithm (by kid when the token names one)."""
+    keys = [k for k in jwks.get("keys", []) if k.get("use", use) == use and k.get("alg", alg) == alg
+            and k.get("kty") == "RSA" and (token_kid is None or k.get("kid") == token_kid)]
+    if len(keys) != 1:
+        raise JOSEError(f"no single {use} key {token_kid or ''} in the JWKS")
+    return keys[0]
+
+
+def verify_jws(token: str, jwks: dict) -> dict:
+    """Claims of a compact JWS signed RS256 by a key of ``jwks``; times are
+    not checked here (the caller checks them on the federation clock)."""
+    header = jws.get_unverified_header(token)
+    if header.get("alg") != "RS256":
+        raise JOSEError(f"signature algorithm {header.get('alg')!r} refused (RS256 only)")
+    key = pick_key(jwks, header.get("kid"), "sig", "RS256")
+    claims = json.loads(jws.verify(token, key, algorithms=["RS256"]))
+    if not isinstance(claims, dict):
+        raise JOSEError("the payload is not a JSON object")
+    return claims
+
+
+def check_times(claims: dict, *, max_lifetime: timedelta | None = None) -> None:
+    now = clock.now().timestamp()
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)):
+        raise JOSEError("no exp")
+    if exp <= now:
+        raise ExpiredToken("expired")
+    if max_lifetime is not None and exp > now + max_lifetime.total_seconds():
+        raise JOSEError("exp too far in the future")
+    iat = claims.get("iat")
+    if isinstance(iat, (int, float)) and iat > now + 60:
+        raise JOSEError("iat in the future")
+
+
+class ExpiredToken(JOSEError):
+    pass
+
+
+# -- registration, back channel, seeding ----------------------------------------
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    jwks_uri: str
+
+
+def issuer() -> str:
+    return current_app.config["FEDSIM_SETTINGS"].base_url("idp_csam") + bp.url_prefix
+
+
+def endpoint_url(name: str) -> str:
+    return issuer() + {"authorize": "/authorize", "token": "/token", "userinfo": "/userinfo",
+                       "jwks": "/jwks.json"}[name]
+
+
+def clients() -> dict[str, Client]:
+    """The relying parties registered with this OP: CSAM only."""
+    csam = current_app.config["FEDSIM_SETTINGS"].base_url("idp_csam")
+    return {CLIENT_ID: Client(CLIENT_ID, (csam + "/itsme/callback",), csam + "/itsme/jwks.json")}
+
+
+class Backchannel:
+    """Server-to-server calls, in-process through the app's WSGI test client
+    (a real deployment would use requests against the same URLs)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _open(self, method: str, url: str, **kwargs) -> tuple[int, dict]:  # noqa: ANN003
+        parts = urlsplit(url)
+        with self.app.test_client() as client:
+            response = client.open(parts.path, method=method, query_string=parts.query,
+                                   base_url=f"{parts.scheme}://{parts.netloc}", **kwargs)
+        try:
+            return response.status_code, json.loads(response.get_data())
+        except ValueError:
+            return response.status_code, {}
+
+    def get_json(self, url: str) -> tuple[int, dict]:
+        return self._open("GET", url)
+
+    def post_form(self, url: str, data: dict[str, str]) -> tuple[int, dict]:
+        return self._open("POST", url, data=data)
+
+
+def backchannel() -> Backchannel:
+    return Backchannel(current_app._get_current_object())  # noqa: SLF001 - the real app object
+
+
+def code_digest(phone: str, code: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"itsme:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_phone(raw: str) -> str | None:
+    """Belgian mobile numbers as typed (0470 12 34 56, +32 470…, 0032 470…) → +32470123456."""
+    digits = re.sub(r"[\s./()-]", "", raw or "")
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif digits.startswith("0"):
+        digits = "+32" + digits[1:]
+    return digits if re.fullmatch(r"\+\d{8,15}", digits) else None
+
+
+@bp.record_once
+def _seed(state) -> None:  # noqa: ANN001 - BlueprintSetupState
+    """itsme accounts of the personas with a card, from data/itsme_users.yaml."""
+    app = state.app
+    # Back-channel endpoints: authenticated by the client assertion or the bearer token, not by a form token.
+    app.extensions["csrf"].exempt(token)
+    app.extensions["csrf"].exempt(userinfo)
+    users = yaml.safe_load(Path(app.config.get("ITSME_USERS_FILE") or USERS_FILE).read_text())["users"]
+    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    with app.app_context(), Database.factory(app)() as db:
+        for person in people:
+            entry = users.get(person.id)
+            phone = normalize_phone(str(entry["phone"])) if entry and person.card else None
+            if phone and db.get(ItsmePhone, phone) is None and db.get(Citizen, person.nrn) is not None:
+                db.add(ItsmePhone(phone=phone, nrn=person.nrn, code_digest=code_digest(phone, str(entry["code"]))))
+        db.commit()
+
+
+# -- the OP's pages -----------------------------------------------------------------
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def _json_error(exc: OAuthError) -> Response:
+    log.warning("itsme OP refused: %s (%s)", exc.error, exc.description)
+    response = jsonify(error=exc.error, error_description=exc.description)
+    response.status_code = exc.status
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    return jsonify({
+        "issuer": issuer(),
+        "authorization_endpoint": endpoint_url("authorize"),
+        "token_endpoint": endpoint_url("token"),
+        "userinfo_endpoint": endpoint_url("userinfo"),
+        "jwks_uri": endpoint_url("jwks"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ["openid", "profile", "email", "service:CSAM_LOGIN"],
+        "acr_values_supported": [ACR_BASIC, ACR_ADVANCED],
+        "claims_supported": list(SUPPORTED_CLAIMS),
+        "claims_parameter_supported": True,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": False,
+        "request_object_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_encryption_alg_values_supported": ["RSA-OAEP"],
+        "id_token_encryption_enc_values_supported": ["A256GCM"],
+        "code_challenge_methods_supported": [],
+    })
+
+
+@bp.get("/jwks.json")
+def jwks_document():
+    return jsonify(op_jwks(current_app))
+
+
+def _client_jwks(client: Client) -> dict:
+    status, document = backchannel().get_json(client.jwks_uri)
+    if status != 200 or not isinstance(document.get("keys"), list):
+        raise UserError("itsme n'a pas pu lire les clés publiques du service en ligne.", code=502,
+                        title="Erreur itsme")
+    return document
+
+
+def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Response:  # noqa: ANN001
+    uri = auth_or_uri if isinstance(auth_or_uri, str) else auth_or_uri.redirect_uri
+    log.info("itsme OP: %s (%s)", error, description)
+    return redirect(f"{uri}?{urlencode({'error': error, 'error_description': description, 'state': state})}")
+
+
+@bp.get("/authorize")
+def authorize():
+    client = clients().get(request.args.get("client_id", ""))
+    if client is None:
+        raise UserError("Application cliente inconnue d'itsme.", title="Erreur itsme")
+    token = request.args.get("request", "")
+    if not token:
+        raise UserError("La demande d'authentification n'est pas signée (paramètre request absent).",
+                        title="Erreur itsme")
+    try:
+        claims = verify_jws(token, _client_jwks(client))
+        check_times(claims, max_lifetime=timedelta(minutes=10))
+    except (JOSEError, ValueError) as exc:
+        log.warning("itsme OP: request object refused: %s", exc)
+        raise UserError("La demande d'authentification signée est invalide ou expirée.",
+                        title="Erreur itsme") from None
+    if claims.get("iss") != client.client_id or claims.get("aud") != issuer() \
+            or claims.get("client_id") != client.client_id:
+        raise UserError("La demande d'authentification n'est pas adressée à itsme par ce client.",
+                        title="Erreur itsme")
+    redirect_uri = claims.get("redirect_uri")
+    if redirect_uri not in client.redirect_uris:
+        raise UserError("Adresse de retour non enregistrée chez itsme.", title="Erreur itsme")
+    state = str(claims.get("state", ""))
+    if claims.get("response_type") != "code" or "openid" not in str(claims.get("scope", "")).split():
+        return _redirect_error(redirect_uri, state, "unsupported_response_type", "code_flow_only")
+    acr = (str(claims.get("acr_values", "")).split() or [ACR_BASIC])[0]
+    nonce = str(claims.get("nonce", ""))
+    if acr not in (ACR_BASIC, ACR_ADVANCED) or not 0 < len(nonce) <= 200 or not 0 < len(state) <= 200:
+        return _redirect_error(redirect_uri, state, "invalid_request", "bad_request_object")
+    db = Database.session()
+    phone = normalize_phone(str(claims.get("login_hint", "")))
+    if phone is None or db.get(ItsmePhone, phone) is None:
+        return _redirect_error(redirect_uri, state, "access_denied", "unknown_user")
+    wanted = claims.get("claims", {}).get("id_token", {}) if isinstance(claims.get("claims"), dict) else {}
+    now = clock.naive_utc_now()
+    auth = ItsmeAuthorization(
+        id=secrets.token_urlsafe(24), client_id=client.client_id, redirect_uri=redirect_uri, state=state,
+        nonce=nonce, acr=acr, claims=json.dumps([c for c in wanted if c in SUPPORTED_CLAIMS]),
+        phone=phone, created_at=now, expires_at=now + REQUEST_LIFETIME, status="pending")
+    db.add(auth)
+    db.commit()
+    return redirect(url_for("itsme_op.waiting", request_id=auth.id))
+
+
+def _expire_if_due(db: Session, auth: ItsmeAuthorization) -> None:
+    if auth.status == "pending" and clock.naive_utc_now() >= auth.expires_at:
+        auth.status = "expired"
+        db.commit()
+
+
+@bp.get("/attente/<request_id>")
+def waiting(request_id: str):
+    """« Confirmez sur votre téléphone »: refreshes itself until the phone answers."""
+    db = Database.session()
+    auth = db.get(ItsmeAuthorization, request_id)
+    if auth is None:
+        raise UserError("Cette demande itsme n'existe pas.", code=404, title="Erreur itsme")
+    _expire_if_due(db, auth)
+    if auth.status == "expired":
+        auth.status = "sent"
+        db.commit()
+        return _redirect_error(auth, auth.state, "access_denied", "timeout")
+    if auth.status == "rejected":
+        auth.status = "sent"
+        db.commit()
+        return _redirect_error(auth, auth.state, "access_denied", "user_cancelled")
+    if auth.status == "approved":
+        auth.status = "sent"
+        db.commit()
+        return redirect(f"{auth.redirect_uri}?{urlencode({'code': auth.code, 'state': auth.state})}")
+    if auth.status == "sent":
+        raise UserError("Cette demande itsme est déjà terminée.", code=410, title="Erreur itsme")
+    body = render_template("idp_csam/itsme/waiting.html", auth=auth, masked=_mask(auth.phone),
+                           phone_url=url_for("itsme_op.phone", number=auth.phone),
+                           seconds=int((auth.expires_at - clock.naive_utc_now()).total_seconds()))
+    return Response(body, headers={"Refresh": "3"})
+
+
+def _mask(phone: str) -> str:
+    return phone[:6] + " •• •• " + phone[-2:]
+
+
+class PhoneForm(FlaskForm):
+    request_id = HiddenField()
+    code = StringField("Code itsme")
+
+
+@bp.route("/phone/<number>", methods=["GET", "POST"])
+def phone(number: str):
+    """The phone's screen: the pending request, approve with the itsme code or reject."""
+    db = Database.session()
+    normalized = normalize_phone(number)
+    account = db.get(ItsmePhone, normalized) if normalized else None
+    if account is None:
+        raise UserError("Aucun compte itsme n'est lié à ce numéro de téléphone.", code=404, title="itsme")
+    form = PhoneForm()
+    message, error, status = None, None, 200
+    if form.validate_on_submit():
+        auth = db.get(ItsmeAuthorization, form.request_id.data or "")
+        if auth is None or auth.phone != account.phone:
+            raise UserError("Cette demande itsme n'existe pas.", code=404, title="itsme")
+        _expire_if_due(db, auth)
+        if auth.status != "pending":
+            error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
+        elif "reject" in request.form:
+            auth.status = "rejected"
+            db.commit()
+            message = "Vous avez refusé la demande. Vous pouvez fermer cet écran."
+        elif not CODE_FORMAT.match(form.code.data or ""):
+            error, status = "Le code itsme se compose de 5 chiffres.", 400
+        elif not hmac.compare_digest(account.code_digest, code_digest(account.phone, form.code.data)):
+            error, status = "Code itsme erroné. Réessayez.", 400
+        else:
+            now = clock.naive_utc_now()
+            auth.status, auth.code = "approved", secrets.token_urlsafe(32)
+            auth.code_expires_at = now + CODE_LIFETIME
+            db.commit()
+            message = "Confirmé. Vous pouvez retourner sur votre ordinateur."
+    elif form.is_submitted():
+        error, status = "Ce formulaire a expiré. Rechargez l'écran.", 400
+    pending = [a for a in db.scalars(select(ItsmeAuthorization).where(
+        ItsmeAuthorization.phone == account.phone, ItsmeAuthorization.status == "pending")
+        .order_by(ItsmeAuthorization.created_at.desc())) if clock.naive_utc_now() < a.expires_at]
+    return render_template("idp_csam/itsme/phone.html", phone=account.phone, pending=pending[:1],
+                           form=form, message=message, error=error,
+                           advanced=ACR_ADVANCED), status
+
+
+@bp.get("/creer-un-compte")
+def create_account():
+    return render_template("idp_csam/itsme/create_account.html")
+
+
+# -- token and userinfo --------------------------------------------------------------
+
+def authenticate_client(db: Session, form) -> Client:  # noqa: ANN001 - MultiDict
+    """private_key_jwt: an RS256 assertion by the client, aud = the token
+    endpoint, short-lived, its jti used once."""
+    if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+        raise OAuthError("invalid_client", "private_key_jwt client assertion required", 401)
+    try:
+        unverified = jwt.get_unverified_claims(form["client_assertion"])
+    except JOSEError:
+        raise OAuthError("invalid_client", "malformed client assertion", 401) from None
+    client = clients().get(str(unverified.get("iss", "")))
+    if client is None or form.get("client_id", client.client_id) != client.client_id:
+        raise OAuthError("invalid_client", "unknown client", 401)
+    try:
+        claims = verify_jws(form["client_assertion"], _client_jwks(client))
+        check_times(claims, max_lifetime=MAX_ASSERTION_LIFETIME)
+    except (JOSEError, ValueError) as exc:
+        raise OAuthError("invalid_client", f"client assertion refused: {exc}", 401) from None
+    if claims.get("sub") != client.client_id or claims.get("aud") != endpoint_url("token"):
+        raise OAuthError("invalid_client", "client assertion: wrong sub or aud", 401)
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise OAuthError("invalid_client", "client assertion without jti", 401)
+    if db.get(ItsmeAssertionJti, jti) is not None:
+        raise OAuthError("invalid_client", "client assertion replayed (jti already used)", 401)
+    db.add(ItsmeAssertionJti(jti=jti, expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)
+                             .replace(tzinfo=None)))
+    return client
+
+
+def id_token_claims(db: Session, auth: ItsmeAuthorization) -> dict:
+    citizen = db.get(Citizen, db.get(ItsmePhone, auth.phone).nrn)
+    now = int(clock.now().timestamp())
+    values = {"sub": hashlib.sha256(f"{auth.client_id}:{citizen.nrn}".encode()).hexdigest(),
+              NRN_CLAIM: citizen.nrn, "given_name": citizen.given_name, "family_name": citizen.surname,
+              "email": citizen.email}
+    claims = {"iss": issuer(), "aud": auth.client_id, "iat": now, "exp": now + int(TOKEN_LIFETIME.total_seconds()),
+              "nonce": auth.nonce, "acr": auth.acr, "amr": ["mobile-app"], "sub": values["sub"]}
+    claims.update({name: values[name] for name in json.loads(auth.claims) if name in values})
+    return claims
+
+
+def sign_then_encrypt(claims: dict, sig_pem: str, enc_jwk: dict) -> str:
+    """RS256 JWS with ``sig_pem``, then JWE RSA-OAEP + A256GCM for ``enc_jwk``."""
+    signed = jwt.encode(claims, sig_pem, algorithm="RS256",
+                        headers={"kid": public_jwk(sig_pem, "RS256", "sig")["kid"]})
+    return jwe.encrypt(signed, enc_jwk, algorithm="RSA-OAEP", encryption="A256GCM", cty="JWT",
+                       kid=enc_jwk.get("kid")).decode()
+
+
+@bp.post("/token")
+def token():
+    db = Database.session()
+    try:
+        client = authenticate_client(db, request.form)
+        if request.form.get("grant_type") != "authorization_code":
+            raise OAuthError("unsupported_grant_type", "authorization_code only")
+        code = request.form.get("code", "")
+        auth = db.scalars(select(ItsmeAuthorization).where(ItsmeAuthorization.code == code)).first() if code else None
+        if auth is None or auth.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "unknown authorization code")
+        if auth.code_used_at is not None:
+            # A replayed code: refuse it and revoke what the first use obtained.
+            for access in db.scalars(select(ItsmeAccessToken).where(ItsmeAccessToken.authorization_id == auth.id)):
+                access.revoked = True
+            db.commit()
+            raise OAuthError("invalid_grant", "authorization code already used")
+        if clock.naive_utc_now() >= auth.code_expires_at:
+            raise OAuthError("invalid_grant", "authorization code expired")
+        if request.form.get("redirect_uri") != auth.redirect_uri:
+            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
+        try:
+            enc_key = pick_key(_client_jwks(client), None, "enc", "RSA-OAEP")
+        except JOSEError:
+            raise OAuthError("invalid_client", "the client publishes no RSA-OAEP encryption key") from None
+        auth.code_used_at = clock.naive_utc_now()
+        access_token = secrets.token_urlsafe(32)
+        db.add(ItsmeAccessToken(digest=hashlib.sha256(access_token.encode()).hexdigest(), authorization_id=auth.id,
+                                expires_at=clock.naive_utc_now() + TOKEN_LIFETIME))
+        id_token = sign_then_encrypt(id_token_claims(db, auth), private_key(current_app, "itsme-op-sig"), enc_key)
+        db.commit()
+    except OAuthError as exc:
+        db.rollback()
+        return _json_error(exc)
+    response = jsonify(access_token=access_token, token_type="Bearer",
+                       expires_in=int(TOKEN_LIFETIME.total_seconds()), id_token=id_token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo():
+    db = Database.session()
+    header = request.headers.get("Authorization", "")
+    bearer = header[7:].strip() if header.startswith("Bearer ") else ""
+    access = db.get(ItsmeAccessToken, hashlib.sha256(bearer.encode()).hexdigest()) if bearer else None
+    if access is None or access.revoked or clock.naive_utc_now() >= access.expires_at:
+        response = _json_error(OAuthError("invalid_token", "unknown, revoked or expired access token", 401))
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    claims = id_token_claims(db, db.get(ItsmeAuthorization, access.authorization_id))
+    return jsonify({k: v for k, v in claims.items() if k in SUPPORTED_CLAIMS})
