@@ -1,4 +1,4 @@
-"""pysaml2 crypto backend on the in-process ``xmlsec`` package (no xmlsec1 subprocess).
+"""pysaml2 crypto backend on the in-process ``xmlsec`` package (no xmlsec1 child process).
 
 Verification fails closed: the key comes only from the certificate file that
 pysaml2 hands over (taken from metadata), the signature must be enveloped in

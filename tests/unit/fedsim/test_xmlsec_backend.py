@@ -227,14 +227,14 @@ def _idp_response(idp_conf: IdPConfig) -> str:
     return str(xml)
 
 
-def _no_subprocess(*args: object, **kwargs: object) -> None:
-    raise AssertionError("a subprocess was spawned")
+def _refuse_spawn(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a child process was spawned")
 
 
 def test_pysaml2_idp_to_sp_round_trip(monkeypatch: pytest.MonkeyPatch, genuine: Pki, attacker: Pki,
                                       pki_dir: Path) -> None:
-    monkeypatch.setattr(sigver, "Popen", _no_subprocess)
-    monkeypatch.setattr(saml2.algsupport, "Popen", _no_subprocess)
+    monkeypatch.setattr(sigver, "Popen", _refuse_spawn)
+    monkeypatch.setattr(saml2.algsupport, "Popen", _refuse_spawn)
     sp_pki = _make_pki(pki_dir, "sp")
     idp_conf, sp_conf = _configs(genuine, sp_pki)
     xml = _idp_response(idp_conf)
