@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 GUIDE_ID = re.compile(r"^G(0[1-9]|1[0-9]|2[0-6])$")
-ACTIONS = ("open", "click", "submit", "mail_link", "totp", "mail_code")
+ACTIONS = ("open", "click", "submit", "mail_link", "totp", "mail_code", "advance_clock")
 
 
 class ScenarioError(ValueError):

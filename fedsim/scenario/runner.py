@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from urllib.parse import urlencode, urljoin
 import pyotp
 
 from fedsim import clock, personas
-from fedsim.scenario.browser import Browser, BrowserError
+from fedsim.scenario.browser import Browser, BrowserError, WsgiTransport
 from fedsim.scenario.model import Scenario, Step
 
 
@@ -70,6 +71,17 @@ class Runner:
         persona = personas.by_id(scenario.persona) if scenario.persona else None
         result = ScenarioResult(scenario)
         self.saved = {}
+        clock_offset = os.environ.get("FEDSIM_CLOCK_OFFSET")
+        try:
+            self._run_steps(scenario, persona, result)
+        finally:  # advance_clock moved the shared clock of this process: put it back
+            if clock_offset is None:
+                os.environ.pop("FEDSIM_CLOCK_OFFSET", None)
+            else:
+                os.environ["FEDSIM_CLOCK_OFFSET"] = clock_offset
+        return result
+
+    def _run_steps(self, scenario: Scenario, persona: personas.Persona | None, result: ScenarioResult) -> None:
         for index, step in enumerate(scenario.steps, 1):
             seen_requests, seen_saml = len(self.browser.history), len(self.browser.saml_trace)
             started = time.perf_counter()
@@ -91,7 +103,6 @@ class Runner:
             result.steps.append(outcome)
             if not outcome.ok:
                 break
-        return result
 
     # -- actions -------------------------------------------------------------
 
@@ -109,7 +120,9 @@ class Runner:
                 raise BrowserError(f"nothing remembered as {exc} for « {value} »") from None
             except AttributeError as exc:
                 raise BrowserError(f"« {value} »: {exc} (does the scenario name a persona?)") from None
-        if step.action == "open":
+        if step.action == "advance_clock":
+            self._advance_clock(float(step.argument))
+        elif step.action == "open":
             self.browser.open(self._url(fill(step.argument)))
         elif step.action == "click" and step.repeat:
             for _ in range(100):
@@ -164,6 +177,15 @@ class Runner:
             if link_text in link["text"]:
                 return link["href"]
         raise BrowserError(f"the e-mail « {message['subject']} » has no link « {link_text} »")
+
+    def _advance_clock(self, minutes: float) -> None:
+        """Move the federation's shared clock (fedsim.clock) forward. Only the
+        in-process apps share this process's clock; running servers do not."""
+        if not isinstance(self.browser.transport, WsgiTransport):
+            raise BrowserError("advance_clock works only in-process: the servers of `fedsim up` have "
+                               "their own clock (start them with FEDSIM_CLOCK_OFFSET instead)")
+        current = float(os.environ.get("FEDSIM_CLOCK_OFFSET", "0") or 0)
+        os.environ["FEDSIM_CLOCK_OFFSET"] = str(current + minutes * 60)
 
     def _remember(self, step: Step) -> None:
         for name, pattern in step.remember:

@@ -68,3 +68,22 @@ def test_every_shipped_scenario_loads_and_names_guide_steps():
     first = next(s for s in scenarios if s.name == "eid-first-login")
     assert {"G01", "G02", "G03", "G09", "G11", "G12", "G13", "G14", "G15", "G16",
             "G22", "G24", "G25", "G26"} <= set(first.guide_steps)
+
+
+def test_advance_clock_moves_the_shared_clock_in_process_only(tmp_path: Path, federation, browser):
+    import os
+
+    from fedsim.scenario.browser import Browser, HttpTransport
+
+    path = tmp_path / "clock.yaml"
+    path.write_text("name: clock\nsteps:\n  - {guide: G01, open: 'monespace:/'}\n"
+                    "  - {guide: G05, advance_clock: 60}\n", encoding="utf-8")
+    scenario = model.load(path)
+    before = os.environ.get("FEDSIM_CLOCK_OFFSET")
+    assert Runner(browser, federation.urls).run(scenario).ok
+    assert os.environ.get("FEDSIM_CLOCK_OFFSET") == before  # put back after the run
+
+    clock_only = tmp_path / "clock-only.yaml"
+    clock_only.write_text("name: clock-only\nsteps:\n  - {guide: G05, advance_clock: 60}\n", encoding="utf-8")
+    over_http = Runner(Browser(HttpTransport()), federation.urls).run(model.load(clock_only))
+    assert not over_http.ok and "advance_clock works only in-process" in over_http.describe_failure()
