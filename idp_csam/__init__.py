@@ -12,7 +12,7 @@ from fedsim.saml.slo import LogoutService
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared, instance_secret
-from idp_csam import bel, config, itsme_op, login, sso
+from idp_csam import bel, config, i18n, itsme_op, login, sso
 from idp_csam import eidas_node
 from idp_csam.credentials import Credentials
 from idp_csam.methods import all_methods
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     methods = all_methods()  # imported before the tables are made: methods may bring models
     db.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)  # nl/fr/de/en, the cookie banner and /aide (G02)
     configure_shared(app, layout="idp_csam/layout.html")
     configure_saml(app, settings)
     configure_people(app)

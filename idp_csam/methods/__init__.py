@@ -9,12 +9,13 @@ from importlib import import_module
 from flask import Blueprint
 
 from fedsim.levels import FAS_ORDER  # noqa: F401 - re-exported for the methods
+from idp_csam.i18n import lazy_gettext as _l
 
 # The three groups of the page « S'identifier à l'administration en ligne » (G02).
 GROUPS = (
-    ("eid", "Clé(s) numérique(s) avec l'eID ou identité numérique:"),
-    ("code", "Clé(s) numérique(s) avec code de sécurité et nom d'utilisateur + mot de passe:"),
-    ("europe", "Authentification européenne:"),
+    ("eid", _l("Clé(s) numérique(s) avec l'eID ou identité numérique:")),
+    ("code", _l("Clé(s) numérique(s) avec code de sécurité et nom d'utilisateur + mot de passe:")),
+    ("europe", _l("Authentification européenne:")),
 )
 
 

@@ -21,6 +21,7 @@ from fedsim import clock
 from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base
 
@@ -190,5 +191,5 @@ def code():
 
 
 METHOD = Method(code="app-code", group="code",
-                label="IDENTIFICATION avec un code de sécurité via une application mobile",
+                label=_l("IDENTIFICATION avec un code de sécurité via une application mobile"),
                 level="urn:be:fedict:iam:fas:Level400", blueprint=bp, entry="app_code.start")

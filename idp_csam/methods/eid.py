@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import String, delete
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.cardpki import CardVerifier
 from idp_csam.eid import CardReader, PinRefused, sign_in
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base
 
@@ -35,18 +37,18 @@ CHALLENGE_LIFETIME = timedelta(minutes=5)
 class PinForm(FlaskForm):
     # validate_choice=False: an unknown card is refused by the reader, in French
     # (WTForms would say "Not a valid choice.").
-    card = SelectField("Carte eID dans le lecteur", validators=[InputRequired("Choisissez une carte.")],
+    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte."))],
                        validate_choice=False)
-    pin = PasswordField("Code PIN", validators=[InputRequired("Tapez votre code PIN.")])
+    pin = PasswordField(_l("Code PIN"), validators=[InputRequired(_l("Tapez votre code PIN."))])
 
 
 class PukForm(FlaskForm):
-    card = SelectField("Carte eID dans le lecteur", validators=[InputRequired("Choisissez une carte.")],
+    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte."))],
                        validate_choice=False)
-    puk = PasswordField("Code PUK", validators=[InputRequired("Tapez votre code PUK.")])
-    new_pin = PasswordField("Nouveau code PIN", validators=[InputRequired("Choisissez un nouveau code PIN.")])
-    new_pin_confirm = PasswordField("Confirmez le nouveau code PIN",
-                                    validators=[InputRequired("Confirmez le nouveau code PIN.")])
+    puk = PasswordField(_l("Code PUK"), validators=[InputRequired(_l("Tapez votre code PUK."))])
+    new_pin = PasswordField(_l("Nouveau code PIN"), validators=[InputRequired(_l("Choisissez un nouveau code PIN."))])
+    new_pin_confirm = PasswordField(_l("Confirmez le nouveau code PIN"),
+                                    validators=[InputRequired(_l("Confirmez le nouveau code PIN."))])
 
 
 def _reader() -> CardReader:
@@ -58,7 +60,7 @@ def _verifier() -> CardVerifier:
 
 
 def _card_choices(form: PinForm | PukForm) -> None:
-    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — carte {c.number}")
+    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — " + gettext("carte %(number)s", number=c.number))
                          for c in _reader().cards(Database.session())]
 
 
@@ -114,7 +116,7 @@ def _take_challenge() -> bytes | None:
 
 
 def _errors(form: FlaskForm) -> str:
-    return " ".join(e for errs in form.errors.values() for e in errs)
+    return " ".join(str(e) for errs in form.errors.values() for e in errs)
 
 
 @bp.route("/eid", methods=["GET", "POST"])
@@ -129,7 +131,7 @@ def start():
         if not form.validate():
             error, status = _errors(form), 400
         elif challenge is None:
-            error, status = "La lecture de la carte eID a expiré : recommencez l'identification.", 400
+            error, status = gettext("La lecture de la carte eID a expiré : recommencez l'identification."), 400
         else:
             try:
                 nrn = sign_in(Database.session(), _reader(), _verifier(), form.card.data, form.pin.data, challenge)
@@ -140,7 +142,7 @@ def start():
                 # replayed session cookie still cannot log in twice.
                 if _spend(challenge.hex(), datetime.now(timezone.utc) + CHALLENGE_LIFETIME):
                     return authn.complete(nrn, METHOD)
-                error, status = "La lecture de la carte eID a déjà servi : recommencez l'identification.", 400
+                error, status = gettext("La lecture de la carte eID a déjà servi : recommencez l'identification."), 400
     _new_challenge()
     return render_template("idp_csam/eid.html", form=form, error=error, unblock=unblock), status
 
@@ -159,12 +161,12 @@ def unblock():
         except PinRefused as refused:
             error, status = refused.message, 400
         else:
-            flash("Votre carte eID est débloquée : identifiez-vous avec votre nouveau code PIN.")
+            flash(gettext("Votre carte eID est débloquée : identifiez-vous avec votre nouveau code PIN."))
             return redirect(url_for("eid.start"))
     elif form.is_submitted():
         error, status = _errors(form), 400
     return render_template("idp_csam/eid/puk.html", form=form, error=error), status
 
 
-METHOD = Method(code="eid", group="eid", label="IDENTIFICATION avec un lecteur de cartes eID",
+METHOD = Method(code="eid", group="eid", label=_l("IDENTIFICATION avec un lecteur de cartes eID"),
                 level="urn:be:fedict:iam:fas:Level500", blueprint=bp, entry="eid.start")

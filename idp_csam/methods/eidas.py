@@ -51,6 +51,7 @@ from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import UserError, plain
 from idp_csam import authn
 from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Citizen
 
@@ -234,8 +235,8 @@ def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
 
 
 METHOD = Method(code="eidas", group="europe",
-                label="IDENTIFICATION avec une identification électronique reconnue au plan européen",
+                label=_l("IDENTIFICATION avec une identification électronique reconnue au plan européen"),
                 level=LEVEL400, blueprint=bp, entry="eidas.choose",
-                extra_links=(("Liste des pays reconnus", "eidas.recognised"),))
+                extra_links=((_l("Liste des pays reconnus"), "eidas.recognised"),))
 
 __all__ = ["METHOD", "LEVELS", "LOA_LABELS", "fas_level", "check", "citizen_for", "countries", "build"]

@@ -31,6 +31,7 @@ from fedsim.db import Database
 from fedsim.mail import Mailer
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base, Citizen
 
@@ -38,7 +39,7 @@ bp = Blueprint("email_code", __name__)
 
 SESSION_KEY = "email_code_challenge"
 SUBJECT = "CSAM — votre code de sécurité"
-TITLE = "IDENTIFICATION avec un code de sécurité envoyé par e-mail"
+TITLE = _l("IDENTIFICATION avec un code de sécurité envoyé par e-mail")
 
 
 class EmailCodeChallenge(Base):

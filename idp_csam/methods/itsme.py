@@ -26,6 +26,7 @@ from wtforms.validators import InputRequired
 from fedsim import clock
 from fedsim.db import Database
 from idp_csam import authn, itsme_op
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Citizen
 
@@ -191,6 +192,6 @@ def jwks():
     return jsonify(rp_jwks(current_app))
 
 
-METHOD = Method(code="itsme", group="eid", label="IDENTIFICATION via itsme",
+METHOD = Method(code="itsme", group="eid", label=_l("IDENTIFICATION via itsme"),
                 level="urn:be:fedict:iam:fas:Level450", blueprint=bp, entry="itsme.start",
-                extra_links=(("Créez votre compte itsme", "itsme_op.create_account"),))
+                extra_links=((_l("Créez votre compte itsme"), "itsme_op.create_account"),))

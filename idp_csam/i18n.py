@@ -1,0 +1,131 @@
+"""CSAM in four languages (G02): nl, fr, de, en, with Flask-Babel.
+
+French is the source language: the msgids ARE the French texts, so a string
+without a translation falls back to French and the French pages stay
+byte-identical to the untranslated ones. The language comes from ``?lang=xx``
+(remembered in the cookie ``csam_lang`` for a year), else from that cookie,
+else French — never from the browser's Accept-Language, so tests and French
+demos stay French. An unknown ``?lang`` is ignored.
+
+Also here: the cookie-consent banner (``csam_cookie_consent``: accepted or
+refused, one year; POST /cookies with a CSRF token, no JavaScript) and the
+help page « Besoin d'aide? » (/aide).
+
+Translations live in idp_csam/translations/<lang>/LC_MESSAGES/messages.po;
+the compiled messages.mo files are committed, and
+tests/flows/test_csam_i18n.py compiles each .po in memory and compares it
+with the committed .mo, so they cannot drift. To re-extract and update::
+
+    .venv/bin/pybabel extract -F idp_csam/babel.cfg -k lazy_gettext -k _l \\
+        -o /tmp/messages.pot idp_csam
+    .venv/bin/pybabel update -i /tmp/messages.pot -d idp_csam/translations --no-fuzzy-matching
+    # translate the new msgids, then
+    .venv/bin/pybabel compile -d idp_csam/translations
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask_babel import Babel, gettext
+from flask_babel.speaklater import LazyString
+from markupsafe import escape
+
+LANGS = ("nl", "fr", "de", "en")
+DEFAULT_LANG = "fr"
+LANG_COOKIE = "csam_lang"
+CONSENT_COOKIE = "csam_cookie_consent"
+CONSENT_CHOICES = ("accepted", "refused")
+ONE_YEAR = timedelta(days=365)
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+bp = Blueprint("i18n", __name__)
+
+
+def _gettext(msgid: str) -> str:
+    """gettext, or the French msgid outside a CSAM app (no Flask-Babel there)."""
+    try:
+        if "babel" not in current_app.extensions:
+            return msgid
+    except RuntimeError:  # no application context
+        return msgid
+    return gettext(msgid)
+
+
+class _Lazy(LazyString):
+    """A lazily translated string, escaped like a plain ``str`` in templates
+    (Flask-Babel's own ``__html__`` would leave « ' » unescaped)."""
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+
+def lazy_gettext(msgid: str) -> str:
+    return _Lazy(_gettext, msgid)  # type: ignore[return-value]
+
+
+_l = lazy_gettext
+
+
+def select_locale() -> str:
+    asked = request.args.get("lang")
+    if asked in LANGS:
+        return asked
+    remembered = request.cookies.get(LANG_COOKIE)
+    return remembered if remembered in LANGS else DEFAULT_LANG
+
+
+def _remember_lang(response):  # noqa: ANN001, ANN202 - flask.Response
+    asked = request.args.get("lang")
+    if asked in LANGS and request.cookies.get(LANG_COOKIE) != asked:
+        response.set_cookie(LANG_COOKIE, asked, max_age=int(ONE_YEAR.total_seconds()), samesite="Lax",
+                            httponly=True)
+    return response
+
+
+def lang_url(lang: str) -> str:
+    """The current page in ``lang``."""
+    args = request.args.copy()
+    args["lang"] = lang
+    from urllib.parse import urlencode
+    return f"{request.path}?{urlencode(list(args.items(multi=True)))}"
+
+
+def _template_globals() -> dict:
+    return {"current_lang": select_locale(), "langs": LANGS, "lang_url": lang_url,
+            "cookie_banner": request.cookies.get(CONSENT_COOKIE) not in CONSENT_CHOICES}
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.post("/cookies")
+def cookie_consent():
+    choice = request.form.get("choix")
+    response = redirect(_safe_next(request.form.get("next")), code=303)
+    if choice in CONSENT_CHOICES:
+        response.set_cookie(CONSENT_COOKIE, choice, max_age=int(ONE_YEAR.total_seconds()), samesite="Lax",
+                            httponly=True)
+    return response
+
+
+@bp.get("/aide")
+def help_page():
+    from idp_csam.methods import GROUPS
+    methods = current_app.extensions["idp_csam.methods"]
+    groups = [(title, [m for m in methods if m.group == code]) for code, title in GROUPS]
+    helpcentre = current_app.config["FEDSIM_SETTINGS"].base_url("monespace") + "/centre-aide/"
+    return render_template("idp_csam/help.html", groups=groups, helpcentre=helpcentre)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANG)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+    app.after_request(_remember_lang)
+    app.context_processor(_template_globals)
+    app.register_blueprint(bp)
