@@ -89,5 +89,19 @@ def instance_secret(instance_path: str | Path) -> str:
     return path.read_text().strip()
 
 
+def metadata_response(entity_name: str) -> Response:
+    """The SAML metadata of one of this app's entities, built once per app."""
+    from flask import current_app
+
+    from fedsim.federation import entities
+    from fedsim.trust import metadata_xml
+
+    cache = current_app.extensions.setdefault("fedsim.metadata", {})
+    if entity_name not in cache:
+        settings = current_app.config["FEDSIM_SETTINGS"]
+        cache[entity_name] = metadata_xml(entities(settings)[entity_name], settings.certs_dir)
+    return plain(cache[entity_name], mimetype="application/samlmetadata+xml")
+
+
 def plain(text: str, status: int = 200, mimetype: str = "text/plain") -> Response:
     return Response(text, status=status, mimetype=mimetype)

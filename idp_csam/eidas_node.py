@@ -27,11 +27,11 @@ from saml2.s_utils import decode_base64_and_inflate
 from saml2.samlp import STATUS_AUTHN_FAILED, STATUS_NO_AUTHN_CONTEXT, STATUS_REQUEST_DENIED
 
 from fedsim.db import Database
-from fedsim.federation import Settings, entities
+from fedsim.federation import Settings
 from fedsim.saml.config import EIDAS_ATTRIBUTES, EIDAS_NATURAL_PERSON
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies
-from fedsim.trust import entity_config, metadata_xml
-from fedsim.web import UserError, plain, post_form
+from fedsim.trust import entity_config
+from fedsim.web import UserError, metadata_response, post_form
 from fedsim.xmlsafe import hardened_parser
 
 LOA_LOW = "http://eidas.europa.eu/LoA/low"
@@ -114,12 +114,7 @@ def read_extensions(saml_request: str) -> EidasRequest:
 
 @bp.get("/metadata")
 def metadata():
-    settings = current_app.config["FEDSIM_SETTINGS"]
-    xml = current_app.extensions.get("idp_csam.eidas_node_metadata")
-    if xml is None:
-        xml = metadata_xml(entities(settings)["eidas-node-idp"], settings.certs_dir)
-        current_app.extensions["idp_csam.eidas_node_metadata"] = xml
-    return plain(xml, mimetype="application/samlmetadata+xml")
+    return metadata_response("eidas-node-idp")
 
 
 @bp.get("/sso")

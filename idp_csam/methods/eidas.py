@@ -47,8 +47,8 @@ from fedsim.federation import Settings, entities
 from fedsim.levels import LEVEL400, LEVEL450
 from fedsim.saml.config import EIDAS_ATTRIBUTES
 from fedsim.saml.sp import SamlLogin, ServiceProvider
-from fedsim.trust import entity_config, metadata_xml
-from fedsim.web import UserError, plain
+from fedsim.trust import entity_config
+from fedsim.web import UserError, metadata_response
 from idp_csam import authn
 from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
 from idp_csam.i18n import lazy_gettext as _l
@@ -169,12 +169,7 @@ def _start(country: Country):
 
 @bp.get("/eidas/sp/metadata")
 def metadata():
-    settings = current_app.config["FEDSIM_SETTINGS"]
-    xml = current_app.extensions.get("idp_csam.eidas_sp_metadata")
-    if xml is None:
-        xml = metadata_xml(entities(settings)["csam-eidas-sp"], settings.certs_dir)
-        current_app.extensions["idp_csam.eidas_sp_metadata"] = xml
-    return plain(xml, mimetype="application/samlmetadata+xml")
+    return metadata_response("csam-eidas-sp")
 
 
 @bp.post("/eidas/sp/acs")
