@@ -19,9 +19,30 @@ class SamlRefused(Exception):
         self.detail = detail
 
 
-class AuthnContextUnavailable(SamlRefused):
+class IdpStatus(SamlRefused):
+    """The IdP answered with a non-Success status (and no assertion).
+    ``status`` is the most specific status code it sent (the second-level
+    one when there is one), ``message`` its StatusMessage."""
+
+    def __init__(self, reason: str, detail: str = "", *, status: str = "", message: str = "") -> None:
+        super().__init__(reason, detail)
+        self.status = status
+        self.message = message
+
+
+class AuthnContextUnavailable(IdpStatus):
     """The IdP answered with status NoAuthnContext: it cannot authenticate the
     person at the level of assurance that was asked for."""
+
+
+class PassiveUnavailable(IdpStatus):
+    """The IdP answered with status NoPassive: the request said IsPassive and
+    the person has no session there, so it could not answer silently."""
+
+
+class NameIdPolicyRefused(IdpStatus):
+    """The IdP answered with status InvalidNameIDPolicy: it does not support
+    the NameID format the request asked for."""
 
 
 def explain(exc: BaseException) -> SamlRefused:

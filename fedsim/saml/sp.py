@@ -53,10 +53,18 @@ class ServiceProvider:
         return self.client.config.entityid
 
     def start_login(self, db: Session, next_url: str,
-                    authn_contexts: tuple[str, ...] = (), comparison: str = "minimum") -> tuple[str, str]:
-        """Record a signed AuthnRequest; return (redirect URL, relay state)."""
+                    authn_contexts: tuple[str, ...] = (), comparison: str = "minimum", *,
+                    force_authn: bool = False, is_passive: bool = False) -> tuple[str, str]:
+        """Record a signed AuthnRequest; return (redirect URL, relay state).
+        ``force_authn``: the IdP must authenticate the person again, even
+        with a session; ``is_passive``: the IdP must not show the person any
+        page (it answers NoPassive when it has no session)."""
         relay_state = secrets.token_urlsafe(24)
         extra = {}
+        if force_authn:
+            extra["force_authn"] = "true"
+        if is_passive:
+            extra["is_passive"] = "true"
         if authn_contexts:
             extra["requested_authn_context"] = RequestedAuthnContext(
                 authn_context_class_ref=[AuthnContextClassRef(text=c) for c in authn_contexts],
