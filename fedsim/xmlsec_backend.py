@@ -26,7 +26,8 @@ from saml2.s_utils import Unsupported
 
 from fedsim.xmlsafe import hardened_parser
 
-__all__ = ["XmlsecBackend", "install", "security_context"]
+__all__ = ["XmlsecBackend", "SignatureRefused", "certificate_key", "install", "parse_document",
+           "security_context", "sign_enveloped", "signing_key", "verify_enveloped"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +84,7 @@ def _parse(text: str | bytes) -> etree._ElementTree:
     return tree
 
 
-def _target(tree: etree._ElementTree, node_name: str, node_id: str | None) -> tuple[etree._Element, str]:
-    """The one element of type ``node_name`` whose ID is ``node_id`` (the root if no ID is given)."""
-    root = tree.getroot()
-    if node_id is None:
-        node_id = root.get("ID")
-        if not node_id:
-            raise _Refused("no node ID given and the root element has no ID")
+def _refuse_duplicate_ids(root: etree._Element) -> None:
     seen: Counter[str] = Counter()
     for element in root.iter(etree.Element):
         for name, value in element.attrib.items():
@@ -98,6 +93,16 @@ def _target(tree: etree._ElementTree, node_name: str, node_id: str | None) -> tu
     duplicates = sorted(value for value, count in seen.items() if count > 1)
     if duplicates:
         raise _Refused(f"duplicate IDs in document: {duplicates[:5]}")
+
+
+def _target(tree: etree._ElementTree, node_name: str, node_id: str | None) -> tuple[etree._Element, str]:
+    """The one element of type ``node_name`` whose ID is ``node_id`` (the root if no ID is given)."""
+    root = tree.getroot()
+    if node_id is None:
+        node_id = root.get("ID")
+        if not node_id:
+            raise _Refused("no node ID given and the root element has no ID")
+    _refuse_duplicate_ids(root)
     matches = root.xpath("//*[@ID=$i]", i=node_id)
     if len(matches) != 1:
         raise _Refused(f"{len(matches)} elements carry ID {node_id!r}")
@@ -166,6 +171,103 @@ def _load_key(path: str, key_format: int) -> xmlsec.Key:
         raise _Refused(f"cannot load key/certificate from {path}: {exc}") from exc
 
 
+class SignatureRefused(Exception):
+    """An enveloped signature that :func:`verify_enveloped` does not accept; the message says why."""
+
+
+def parse_document(data: bytes) -> etree._ElementTree:
+    """Parse a whole SAML message as this backend does before verifying it:
+    UTF-8 only, no DOCTYPE or entity declaration, hardened parser.
+    Raises SignatureRefused (the message says what is wrong)."""
+    try:
+        return _parse(data)
+    except _Refused as exc:
+        raise SignatureRefused(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=128)
+def certificate_key(certificate_b64: str) -> xmlsec.Key:
+    """An xmlsec key for a certificate as metadata carries it (base64 DER, any white space)."""
+    import base64
+
+    der = base64.b64decode("".join(certificate_b64.split()), validate=True)
+    return xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)
+
+
+def _verify(target: etree._Element, node_id: str, key: xmlsec.Key) -> None:
+    signature = _signature(target, node_id)
+    ctx = xmlsec.SignatureContext()
+    for transform in (_C.TransformEnveloped, *CANONICALIZATIONS.values(), *DIGESTS.values()):
+        ctx.enable_reference_transform(transform)
+    for transform in (*CANONICALIZATIONS.values(), *SIGNATURES.values()):
+        ctx.enable_signature_transform(transform)
+    # KeyInfo is not consulted once ctx.key is set; also leave it nothing it could resolve.
+    ctx.set_enabled_key_data([_C.KeyDataName])
+    ctx.register_id(target, "ID")
+    ctx.key = key
+    ctx.verify(signature)
+
+
+def verify_enveloped(element: etree._Element, keys: list[xmlsec.Key]) -> None:
+    """Verify, in place, the enveloped signature of ``element`` (an element of
+    a parsed document, which is neither copied nor re-parsed) with one of
+    ``keys`` (from metadata; KeyInfo is never used). The same rules as
+    :meth:`XmlsecBackend.validate_signature`: the element's ID is unique in the
+    document, its one direct-child ds:Signature references it, only enveloped
+    + exc-c14n transforms, SHA-256+. Raises SignatureRefused."""
+    node_id = element.get("ID")
+    if not node_id:
+        raise SignatureRefused(f"{etree.QName(element).localname} has no ID attribute to sign")
+    if not keys:
+        raise SignatureRefused("no signing key for the issuer in metadata")
+    try:
+        _refuse_duplicate_ids(element.getroottree().getroot())
+        signature = _signature(element, node_id)  # its shape is refused before any key is tried
+        del signature
+    except _Refused as exc:
+        raise SignatureRefused(str(exc)) from None
+    failures = []
+    for key in keys:
+        try:
+            _verify(element, node_id, key)
+            return
+        except (xmlsec.Error, _Refused) as exc:
+            failures.append(str(exc))
+    raise SignatureRefused(f"signature of {etree.QName(element).localname} {node_id!r} does not verify "
+                           f"with the issuer's metadata key(s): {'; '.join(failures)[:300]}")
+
+
+@functools.lru_cache(maxsize=32)
+def signing_key(key_file: str, cert_file: str | None = None) -> xmlsec.Key:
+    """An entity's private key (PEM), with its certificate for KeyInfo when given."""
+    key = xmlsec.Key.from_file(key_file, xmlsec.KeyFormat.PEM)
+    if cert_file:
+        key.load_cert_from_file(cert_file, xmlsec.KeyFormat.PEM)
+    return key
+
+
+def sign_enveloped(element: etree._Element, key: xmlsec.Key) -> etree._Element:
+    """Sign ``element`` in place as SAML wants it: an enveloped ds:Signature
+    right after its saml:Issuer (or first), referencing its ID, exc-c14n,
+    RSA-SHA256 over a SHA-256 digest, the certificate in KeyInfo when the key
+    carries one. Returns the ds:Signature element."""
+    node_id = element.get("ID")
+    if not node_id:
+        raise SignatureRefused(f"{etree.QName(element).localname} has no ID attribute to sign")
+    signature = xmlsec.template.create(element, _C.TransformExclC14N, _C.TransformRsaSha256, ns="ds")
+    reference = xmlsec.template.add_reference(signature, _C.TransformSha256, uri="#" + node_id)
+    xmlsec.template.add_transform(reference, _C.TransformEnveloped)
+    xmlsec.template.add_transform(reference, _C.TransformExclC14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
+    issuer = element.find("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer")
+    element.insert(element.index(issuer) + 1 if issuer is not None else 0, signature)
+    ctx = xmlsec.SignatureContext()
+    ctx.register_id(element, "ID")
+    ctx.key = key
+    ctx.sign(signature)
+    return signature
+
+
 class XmlsecBackend(sigver.CryptoBackend):
     """Sign and verify enveloped SAML signatures with python-xmlsec, in process."""
 
@@ -200,17 +302,7 @@ class XmlsecBackend(sigver.CryptoBackend):
                 raise _Refused(f"unsupported certificate type {cert_type!r}")
             tree = _parse(signedtext)
             target, node_id = _target(tree, node_name, node_id)
-            signature = _signature(target, node_id)
-            ctx = xmlsec.SignatureContext()
-            for transform in (_C.TransformEnveloped, *CANONICALIZATIONS.values(), *DIGESTS.values()):
-                ctx.enable_reference_transform(transform)
-            for transform in (*CANONICALIZATIONS.values(), *SIGNATURES.values()):
-                ctx.enable_signature_transform(transform)
-            # KeyInfo is not consulted once ctx.key is set; also leave it nothing it could resolve.
-            ctx.set_enabled_key_data([_C.KeyDataName])
-            ctx.register_id(target, "ID")
-            ctx.key = _load_key(cert_file, key_format)
-            ctx.verify(signature)
+            _verify(target, node_id, _load_key(cert_file, key_format))
         except Exception as exc:  # fail closed: whatever went wrong, the signature is not accepted
             logger.warning("signature on %s %r refused: %s", node_name, node_id, exc)
             raise sigver.SignatureError(f"signature on {node_name} {node_id!r} refused: {exc}") from exc

@@ -37,7 +37,8 @@ from saml2.xml.schema import XMLSchemaError
 
 from fedsim.xmlsafe import NothingExternal
 
-__all__ = ["BASE64_ELEMENTS", "NAMESPACE_FILES", "REMOTE_LOCATIONS", "XMLSchemaError", "install", "schema", "validate"]
+__all__ = ["BASE64_ELEMENTS", "NAMESPACE_FILES", "REMOTE_LOCATIONS", "XMLSchemaError", "install", "schema", "validate",
+           "validate_tree"]
 
 # Same namespace → file map as saml2.xml.schema._create_xml_schema_validator: every namespace that
 # pysaml2's validator knows is known here too, so lax wildcards (Extensions, AttributeValue...) see
@@ -199,13 +200,19 @@ def validate(doc: str | bytes) -> None:
         data, decoded = bytes(doc), False
     else:
         raise TypeError(f"validate() takes the XML text as str or bytes, not {type(doc).__name__}")
-    compiled = schema()
+    schema()  # built (or its failure raised) before any input is looked at
     if b"<!DOCTYPE" in data:  # refused before libxml2 sees it (ASCII-compatible encodings; others: below)
         raise XMLSchemaError("DOCTYPE declarations are not allowed")
     try:
         tree = etree.fromstring(data, _parser(decoded)).getroottree()
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise XMLSchemaError(f"not well-formed XML: {exc}") from exc
+    validate_tree(tree)
+
+
+def validate_tree(tree: etree._ElementTree) -> None:
+    """Validate an already parsed document (no copy, no re-parse) as :func:`validate` does."""
+    compiled = schema()
     info = tree.docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise XMLSchemaError("DOCTYPE declarations are not allowed")

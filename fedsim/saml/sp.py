@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
@@ -15,12 +15,15 @@ from saml2.config import Config
 from saml2.samlp import RequestedAuthnContext
 from saml2.saml import AuthnContextClassRef
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from fedsim import clock
-from fedsim.saml.errors import SamlRefused, explain
+from fedsim.saml import profile
+from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
+from fedsim.xmlsec_backend import certificate_key
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,10 @@ class SamlLogin:
     session_index: str | None
     next_url: str
     relay_state: str = field(repr=False, default="")
+    name_id_format: str = profile.PERSISTENT
+    authn_instant: datetime | None = None
+    session_not_on_or_after: datetime | None = None
+    authenticating_authorities: tuple[str, ...] = ()
 
     def first(self, name: str, default: str = "") -> str:
         values = self.attributes.get(name) or [default]
@@ -43,10 +50,20 @@ class SamlLogin:
 
 class ServiceProvider:
     def __init__(self, config: Config, idp_entity_id: str, *,
-                 request_lifetime: timedelta = timedelta(minutes=15)) -> None:
+                 request_lifetime: timedelta = timedelta(minutes=15),
+                 name_id_formats: frozenset[str] = frozenset({profile.PERSISTENT, profile.TRANSIENT})) -> None:
+        """pysaml2 builds the AuthnRequests and reads the metadata; Responses
+        are read by ``fedsim.saml.profile``. The clock skew tolerated either
+        way is the configuration's ``accepted_time_diff`` (seconds)."""
         self.client = Saml2Client(config=config)
         self.idp_entity_id = idp_entity_id
         self.request_lifetime = request_lifetime
+        self.name_id_formats = name_id_formats
+        self.skew = timedelta(seconds=config.accepted_time_diff or 0)
+        self.acs_url = config.endpoint("assertion_consumer_service", BINDING_HTTP_POST, "sp")[0]
+        self._local_names = {(converter.name_format, remote): local
+                             for converter in config.attribute_converters
+                             for remote, local in (converter._fro or {}).items()}  # noqa: SLF001 - pysaml2's map
 
     @property
     def entity_id(self) -> str:
@@ -81,45 +98,88 @@ class ServiceProvider:
     def accept(self, db: Session, saml_response: str | None, relay_state: str | None,
                browser_relay_states: list[str],
                check: Callable[[SamlLogin], object] | None = None) -> SamlLogin:
-        """Verify a POSTed Response. ``check`` may refuse the login by raising
-        ValueError (e.g. a missing attribute) before anything is recorded.
-        Raises SamlRefused; writes nothing then."""
+        """Verify a POSTed Response against every rule of ``fedsim.saml.profile``.
+        ``check`` may refuse the login by raising ValueError (e.g. a missing
+        attribute) before anything is recorded. Raises SamlRefused (or one of
+        its ``IdpStatus`` kinds); writes nothing then. Of several concurrent
+        posts of one Response, exactly one is accepted."""
         if not saml_response:
             raise SamlRefused("Aucune réponse SAML reçue (paramètre SAMLResponse absent).")
         pending = self._pending(db, relay_state)
         if relay_state not in browser_relay_states:
             raise SamlRefused("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur.")
-        refused = None
         try:
-            response = self.client.parse_authn_request_response(
-                saml_response, BINDING_HTTP_POST, outstanding={pending.request_id: pending.next_url})
-        except Exception as exc:  # pysaml2 raises many unrelated types
-            refused = explain(exc)
-            log.warning("SAML response refused by %s: %s", self.entity_id, refused.detail)
-        if refused is not None:
-            # Raised outside the except block: chaining pysaml2's exception (its
-            # traceback holds open temporary certificate files) would make a
-            # reference cycle that keeps them open until the cyclic GC runs.
-            raise refused
-        if response is None or response.assertion is None:
-            raise SamlRefused("Réponse SAML invalide ou non vérifiable.")
-        if response.in_response_to != pending.request_id:
-            raise SamlRefused("Réponse non sollicitée : InResponseTo ne correspond pas à la demande.")
-        login = self._login(response, pending)
+            checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
+                                            self._idp_keys(), self._attribute_name)
+        except SamlRefused as refused:
+            log.warning("SAML response refused by %s: %s (%s)", self.entity_id, refused.reason, refused.detail)
+            raise
+        login = SamlLogin(
+            issuer=checked.issuer, name_id=checked.name_id, attributes=checked.attributes,
+            authn_context=checked.authn_context, session_index=checked.session_index,
+            next_url=pending.next_url, relay_state=pending.relay_state, name_id_format=checked.name_id_format,
+            authn_instant=checked.authn_instant, session_not_on_or_after=checked.session_not_on_or_after,
+            authenticating_authorities=checked.authenticating_authorities)
         if check is not None:
             try:
                 check(login)
             except ValueError as exc:
                 raise SamlRefused(str(exc)) from None
-        assertion_id = response.assertion.id
-        if db.get(SeenAssertion, assertion_id) is not None:
-            raise SamlRefused("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé.",
-                              f"assertion {assertion_id}")
-        now = clock.naive_utc_now()
-        db.add(SeenAssertion(assertion_id=assertion_id, issuer=login.issuer, seen_at=now))
-        pending.answered_at = now
-        db.commit()
+        self._record(db, pending, checked)
         return login
+
+    def _expected(self, pending: OutstandingRequest) -> profile.Expected:
+        return profile.Expected(
+            sp_entity_id=self.entity_id, acs_url=self.acs_url, idp_entity_id=self.idp_entity_id,
+            request_id=pending.request_id,
+            requested_at=(pending.expires_at - self.request_lifetime).replace(tzinfo=timezone.utc),
+            skew=self.skew, name_id_formats=self.name_id_formats)
+
+    def _idp_keys(self) -> list:
+        """The IdP's signing keys, from metadata only (read at each answer, so
+        that reloaded metadata is honoured)."""
+        try:
+            certificates = [cert for _, cert in self.client.metadata.certs(self.idp_entity_id, "idpsso", "signing")]
+        except Exception:  # noqa: BLE001 - pysaml2's mdstore raises KeyError and others for an unknown entity
+            certificates = []
+        if not certificates:
+            raise SamlRefused(f"Émetteur inconnu : aucune clé de signature pour {self.idp_entity_id} dans les "
+                              "métadonnées.")
+        return [certificate_key(cert) for cert in certificates]
+
+    def _attribute_name(self, name_format: str | None, name: str) -> str:
+        """The local name of an attribute, through the configuration's
+        attribute maps (eIDAS URIs become their friendly names); unknown
+        names are kept as sent."""
+        return self._local_names.get((name_format or "", name.lower()), name)
+
+    def _record(self, db: Session, pending: OutstandingRequest, checked: profile.CheckedAssertion) -> None:
+        """Answer the request and remember the assertion, atomically: the
+        request is claimed with a conditional UPDATE, so that of several
+        concurrent posts exactly one wins; the replay cache's primary key
+        stops the same assertion under another request."""
+        replayed = SamlRefused("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé.",
+                               f"assertion {checked.assertion_id}")
+        if db.get(SeenAssertion, checked.assertion_id) is not None:
+            raise replayed
+        now = clock.naive_utc_now()
+        try:
+            claimed = db.execute(
+                update(OutstandingRequest)
+                .where(OutstandingRequest.request_id == pending.request_id, OutstandingRequest.answered_at.is_(None))
+                .values(answered_at=now)).rowcount
+            if claimed != 1:
+                db.rollback()
+                raise SamlRefused("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée).")
+            db.add(SeenAssertion(assertion_id=checked.assertion_id, issuer=checked.issuer, seen_at=now))
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            raise replayed from None
+        except OperationalError as exc:  # e.g. SQLite busy past its timeout: nothing was written
+            db.rollback()
+            raise SamlRefused("Base de données occupée : la réponse n'a pas pu être enregistrée ; "
+                              "recommencez la connexion.", str(exc)[:300]) from None
 
     def _pending(self, db: Session, relay_state: str | None) -> OutstandingRequest:
         if not relay_state:
@@ -133,21 +193,3 @@ class ServiceProvider:
         if pending.expires_at < clock.naive_utc_now():
             raise SamlRefused("La demande de connexion a expiré ; recommencez la connexion.")
         return pending
-
-    @staticmethod
-    def _login(response, pending: OutstandingRequest) -> SamlLogin:  # noqa: ANN001 - pysaml2 type
-        name_id = response.name_id
-        statement = response.assertion.authn_statement[0] if response.assertion.authn_statement else None
-        context = None
-        if statement is not None and statement.authn_context is not None and \
-                statement.authn_context.authn_context_class_ref is not None:
-            context = statement.authn_context.authn_context_class_ref.text.strip()
-        return SamlLogin(
-            issuer=response.issuer(),
-            name_id=name_id.text.strip() if name_id is not None and name_id.text else "",
-            attributes={k: [str(v) for v in vs] for k, vs in (response.ava or {}).items()},
-            authn_context=context,
-            session_index=statement.session_index if statement is not None else None,
-            next_url=pending.next_url,
-            relay_state=pending.relay_state,
-        )

@@ -21,13 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fedsim import trust
-from fedsim.db import make_engine
 from fedsim.federation import Settings, entities
 from fedsim.saml import config as saml_config
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, PostForm
 from fedsim.saml.sp import SamlLogin, ServiceProvider
-from fedsim.saml.state import OutstandingRequest, SamlStateBase, SeenAssertion
+from fedsim.saml.state import OutstandingRequest, SeenAssertion
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
       "ds": "http://www.w3.org/2000/09/xmldsig#"}
@@ -36,51 +35,7 @@ ATTRIBUTES = {"egovNRN": ["85031215431"], "givenName": ["Naïma"], "surname": ["
               "mail": ["naima.mremi@example.be"]}
 
 
-# -- the federation under tmp_path ------------------------------------------
-
-
-def _settings(root: Path) -> Settings:
-    return dataclasses.replace(Settings(), certs_dir=root / "certs", instance_dir=root / "instance")
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    s = _settings(tmp_path_factory.mktemp("genuine"))
-    trust.ensure(s)
-    return s
-
-
-@pytest.fixture(scope="module")
-def impostor_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Same hosts, ports and entity IDs, other keys: not the ones in our metadata."""
-    s = _settings(tmp_path_factory.mktemp("impostor"))
-    trust.ensure(s)
-    return s
-
-
-@pytest.fixture(scope="module")
-def idp(settings: Settings) -> IdentityProvider:
-    return IdentityProvider(trust.entity_config(settings, "csam-idp"))
-
-
-@pytest.fixture(scope="module")
-def sp(settings: Settings) -> ServiceProvider:
-    return ServiceProvider(trust.entity_config(settings, "monespace-sp"),
-                           idp_entity_id=entities(settings)["csam-idp"].entity_id)
-
-
-@pytest.fixture
-def engine(tmp_path: Path):
-    eng = make_engine(f"sqlite:///{tmp_path / 'sp.sqlite3'}")
-    SamlStateBase.metadata.create_all(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def db(engine) -> Session:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+# The federation under tmp_path (settings, idp, sp, engine, db…): conftest.py.
 
 
 # -- helpers -----------------------------------------------------------------

@@ -1,0 +1,408 @@
+"""The SAML Web Browser SSO profile, as a service provider must enforce it.
+
+``read_response`` takes the bytes of a posted ``samlp:Response`` and either
+returns what it asserts (``CheckedAssertion``) or raises ``SamlRefused``
+naming the one rule that was broken. Everything happens on one lxml tree:
+it is parsed once (hardened, UTF-8, no DOCTYPE), validated against the SAML
+schemas, its Response and Assertion signatures are verified in place with
+keys from metadata, and every rule below is read from that same tree. No
+re-parse, no pysaml2 object model: what was verified is what is checked.
+
+Rules (SAML 2.0 Core, Profiles §4.1.4, Bindings §3.5.5.2):
+- one ``samlp:Response``, Version 2.0, signed by the expected IdP, with a
+  ``Destination`` equal to this ACS URL, ``InResponseTo`` the outstanding
+  request's ID, an ``Issuer`` that is the expected IdP, an ``IssueInstant``
+  neither before the request nor in the future;
+- a non-Success status: refused with that status (``IdpStatus`` and its
+  kinds), and refused outright if it carries an assertion anyway;
+- exactly one ``saml:Assertion`` in the whole document (no encrypted or
+  nested ones, no Advice), signed, Version 2.0, issued by the expected IdP;
+- a ``Subject`` with a non-empty ``NameID`` of an accepted format whose
+  qualifiers, when present, name the IdP and this SP; only bearer
+  ``SubjectConfirmation``s, each with a ``SubjectConfirmationData`` that has
+  ``NotOnOrAfter`` (not passed), ``Recipient`` (this ACS), ``InResponseTo``
+  (the request) and no ``NotBefore``;
+- ``Conditions`` with a validity window that holds and at least one
+  ``AudienceRestriction``, every one of which lists this SP; no condition of
+  a type this SP does not understand;
+- at least one ``AuthnStatement``, whose ``SessionNotOnOrAfter`` (if any)
+  has not passed and whose ``AuthnInstant`` is not in the future;
+- no comments or processing instructions anywhere (the 2018 comment
+  truncation class), no ``EncryptedAttribute``.
+Clock skew: ``Expected.skew`` either way, on every instant.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+
+from fedsim import clock
+from fedsim.saml.errors import AuthnContextUnavailable, IdpStatus, NameIdPolicyRefused, PassiveUnavailable, SamlRefused
+from fedsim.saml import schema
+from fedsim.xmlsec_backend import SignatureRefused, parse_document, verify_enveloped
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NS = {"samlp": SAMLP, "saml": SAML, "ds": DS}
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+ENTITY_FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+STATUS_PREFIX = "urn:oasis:names:tc:SAML:2.0:status:"
+SUCCESS = STATUS_PREFIX + "Success"
+MAX_ENCODED = 512 * 1024  # bytes of base64: a real Response is a few kB
+_STATUS_KINDS: dict[str, tuple[type[IdpStatus], str]] = {
+    STATUS_PREFIX + "NoAuthnContext": (AuthnContextUnavailable,
+                                       "Le niveau d'authentification demandé n'est pas disponible."),
+    STATUS_PREFIX + "NoPassive": (PassiveUnavailable, "Le fournisseur d'identité ne peut pas répondre sans "
+                                                      "interaction (IsPassive) : aucune session ouverte chez lui."),
+    STATUS_PREFIX + "InvalidNameIDPolicy": (NameIdPolicyRefused, "Le fournisseur d'identité ne prend pas en "
+                                                                 "charge le format d'identifiant demandé."),
+}
+_UNDERSTOOD_CONDITIONS = {f"{{{SAML}}}AudienceRestriction", f"{{{SAML}}}OneTimeUse", f"{{{SAML}}}ProxyRestriction"}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What this SP expects of the answer to one of its requests."""
+    sp_entity_id: str
+    acs_url: str
+    idp_entity_id: str
+    request_id: str
+    requested_at: datetime  # aware UTC: when the AuthnRequest was made
+    skew: timedelta = timedelta(seconds=60)
+    name_id_formats: frozenset[str] = frozenset({PERSISTENT, TRANSIENT})
+
+
+@dataclass(frozen=True)
+class CheckedAssertion:
+    """What a Response that passed every rule asserts."""
+    assertion_id: str
+    issuer: str
+    name_id: str
+    name_id_format: str
+    attributes: dict[str, list[str]]
+    authn_context: str | None
+    authn_instant: datetime
+    session_index: str | None
+    session_not_on_or_after: datetime | None
+    valid_until: datetime  # the earliest NotOnOrAfter: the replay cache keeps the ID at least until then
+    authenticating_authorities: tuple[str, ...] = field(default=())
+
+
+def refuse(reason: str, detail: str = "") -> SamlRefused:
+    return SamlRefused(reason, detail)
+
+
+def decode(saml_response: str) -> bytes:
+    """The XML bytes of an HTTP-POST ``SAMLResponse`` value."""
+    if len(saml_response) > MAX_ENCODED:
+        raise refuse(f"Réponse SAML trop volumineuse ({len(saml_response)} octets encodés, "
+                     f"maximum {MAX_ENCODED}).")
+    try:
+        return base64.b64decode("".join(saml_response.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise refuse("Message SAML illisible : SAMLResponse n'est pas du base64 valide.") from None
+
+
+def parse(data: bytes) -> etree._ElementTree:
+    """Parsed once, hardened, and schema-valid; or refused."""
+    try:
+        tree = parse_document(data)
+    except SignatureRefused as exc:
+        text = str(exc)
+        if "DOCTYPE" in text:
+            raise refuse("Message refusé : les déclarations DOCTYPE (et donc les entités) sont interdites "
+                         "dans un message SAML.", text) from None
+        raise refuse("Message SAML illisible : ce n'est pas un document XML bien formé en UTF-8.", text) from None
+    for node in tree.getroot().iter(etree.Comment, etree.ProcessingInstruction):
+        raise refuse("Message refusé : un commentaire ou une instruction de traitement se trouve dans le "
+                     "message SAML (ils peuvent tronquer un identifiant signé).",
+                     f"line {node.sourceline}")
+    try:
+        schema.validate_tree(tree)
+    except schema.XMLSchemaError as exc:
+        first = str(exc).split(" | ")[0].rpartition(": ")[2]  # libxml2's first complaint, without position
+        raise refuse(f"Message SAML non conforme au schéma SAML 2.0 : {first[:300]}", str(exc)[:500]) from None
+    return tree
+
+
+def instant(value: str | None, what: str) -> datetime:
+    """An xs:dateTime as an aware UTC datetime (SAML Core §1.3.3: UTC)."""
+    try:
+        moment = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise refuse(f"{what} illisible : {value!r} n'est pas une date-heure xs:dateTime.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _one(parent: etree._Element, path: str) -> etree._Element | None:
+    found = parent.findall(path, NS)
+    return found[0] if len(found) == 1 else None
+
+
+def _issuer(parent: etree._Element, expected: Expected, where: str) -> str:
+    issuer = parent.find("saml:Issuer", NS)
+    if issuer is None:
+        raise refuse(f"Issuer absent de {where} : l'émetteur doit être nommé (SAML Profiles §4.1.4.2).")
+    name = (issuer.text or "").strip()
+    if issuer.get("Format") not in (None, ENTITY_FORMAT):
+        raise refuse(f"Issuer de {where} au format {issuer.get('Format')!r} : le format entity est exigé "
+                     "(SAML Profiles §4.1.4.2).")
+    if name != expected.idp_entity_id:
+        raise refuse(f"Émetteur inattendu dans {where} : {name[:200]!r} n'est pas le fournisseur d'identité "
+                     f"attendu ({expected.idp_entity_id}).")
+    return name
+
+
+def _signed(element: etree._Element, keys: list, where: str) -> None:
+    if element.find("ds:Signature", NS) is None:
+        raise refuse(f"Signature absente : {where} doit être signée par le fournisseur d'identité.")
+    try:
+        verify_enveloped(element, keys)
+    except SignatureRefused as exc:
+        raise refuse(f"Signature invalide sur {where} : elle n'est pas faite par une clé de l'émetteur "
+                     "publiée dans ses métadonnées, ou le message a été modifié.", str(exc)[:500]) from None
+
+
+def _not_future(moment: datetime, now: datetime, expected: Expected, what: str) -> None:
+    if moment > now + expected.skew:
+        raise refuse(f"{what} dans le futur ({moment:%Y-%m-%dT%H:%M:%SZ}) : horloge de l'émetteur décalée "
+                     "ou message forgé.")
+
+
+def check_response(root: etree._Element, expected: Expected, keys: list, now: datetime) -> None:
+    """The rules of the Response element itself, its signature and its status."""
+    if root.tag != f"{{{SAMLP}}}Response":
+        raise refuse(f"Message inattendu : {etree.QName(root).localname} reçu là où une samlp:Response "
+                     "est attendue.")
+    if root.get("Version") != "2.0":
+        raise refuse(f"Version SAML {root.get('Version')!r} refusée : seule la version 2.0 est acceptée.")
+    _issuer(root, expected, "la Response")
+    _signed(root, keys, "la Response")
+    destination = root.get("Destination")
+    if destination is None:
+        raise refuse("Destination absente : une Response signée envoyée par HTTP-POST doit porter l'attribut "
+                     "Destination (SAML Bindings §3.5.5.2, Profiles §4.1.4.3).")
+    if destination != expected.acs_url:
+        raise refuse(f"Destination incorrecte : la Response est adressée à {destination[:200]!r}, pas à ce "
+                     f"service ({expected.acs_url}).")
+    in_response_to = root.get("InResponseTo")
+    if in_response_to != expected.request_id:
+        raise refuse("Réponse non sollicitée : InResponseTo de la Response "
+                     f"({(in_response_to or 'absent')[:100]!r}) ne correspond pas à la demande en cours "
+                     "(SAML Profiles §4.1.4.2).")
+    issued = instant(root.get("IssueInstant"), "IssueInstant de la Response")
+    _not_future(issued, now, expected, "IssueInstant de la Response")
+    if issued < expected.requested_at - expected.skew:
+        raise refuse("IssueInstant de la Response antérieur à la demande d'authentification : "
+                     "ce n'est pas la réponse à cette demande.")
+    _status(root)
+
+
+def _status(root: etree._Element) -> None:
+    codes = [code.get("Value", "") for code in root.iterfind("samlp:Status//samlp:StatusCode", NS)]
+    if codes[:1] == [SUCCESS]:
+        return
+    message = (root.findtext("samlp:Status/samlp:StatusMessage", default="", namespaces=NS) or "").strip()
+    assertions = root.findall("saml:Assertion", NS) + root.findall("saml:EncryptedAssertion", NS)
+    if assertions:
+        raise refuse(f"Statut d'erreur ({codes[0] if codes else '?'}) accompagné d'une assertion : "
+                     "une réponse en échec ne peut pas porter d'assertion.")
+    specific = codes[-1] if codes else ""
+    kind, reason = _STATUS_KINDS.get(specific, (IdpStatus, "Le fournisseur d'identité a répondu par une erreur "
+                                                           f"({specific.removeprefix(STATUS_PREFIX) or '?'})."))
+    raise kind(reason + (f" Message : {message[:300]}" if message else ""), " / ".join(codes)[:500],
+               status=specific, message=message)
+
+
+def the_assertion(root: etree._Element) -> etree._Element:
+    """The one assertion of the document, a direct child of the Response."""
+    if root.findall("saml:EncryptedAssertion", NS) or root.xpath("//saml:EncryptedAssertion", namespaces=NS):
+        raise refuse("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
+                     "accepte pas.")
+    everywhere = root.xpath("//saml:Assertion", namespaces=NS)
+    direct = root.findall("saml:Assertion", NS)
+    if not everywhere:
+        raise refuse("Aucune assertion dans la Response.")
+    if len(everywhere) > 1 or len(direct) != 1:
+        raise refuse(f"{len(everywhere)} assertions dans le message : exactement une assertion, enfant direct "
+                     "de la Response, est acceptée (SAML Profiles §4.1.4.2).")
+    signatures = root.xpath("//ds:Signature", namespaces=NS)
+    if len(signatures) > 2:
+        raise refuse(f"{len(signatures)} signatures dans le message : seules celles de la Response et de "
+                     "l'assertion sont admises.")
+    return direct[0]
+
+
+def check_assertion(assertion: etree._Element, expected: Expected, keys: list, now: datetime,
+                    attribute_name: Callable[[str | None, str], str]) -> CheckedAssertion:
+    if assertion.get("Version") != "2.0":
+        raise refuse(f"Version d'assertion {assertion.get('Version')!r} refusée : seule la version 2.0 est "
+                     "acceptée.")
+    issuer = _issuer(assertion, expected, "l'assertion")
+    _signed(assertion, keys, "l'assertion")
+    issued = instant(assertion.get("IssueInstant"), "IssueInstant de l'assertion")
+    _not_future(issued, now, expected, "IssueInstant de l'assertion")
+    if assertion.find("saml:Advice", NS) is not None:
+        raise refuse("Élément Advice refusé dans l'assertion : ce service n'en accepte pas.")
+    conditions_end = _conditions(assertion, expected, now)
+    name_id, name_format = _name_id(assertion, expected)
+    delivery_deadline = _subject_confirmations(assertion, expected, now)
+    statement = _authn_statement(assertion, expected, now)
+    return CheckedAssertion(
+        assertion_id=assertion.get("ID", ""), issuer=issuer, name_id=name_id, name_id_format=name_format,
+        attributes=_attributes(assertion, attribute_name),
+        authn_context=statement["context"], authn_instant=statement["instant"],
+        session_index=statement["session_index"], session_not_on_or_after=statement["session_end"],
+        valid_until=min(d for d in (delivery_deadline, conditions_end) if d is not None),
+        authenticating_authorities=statement["authorities"],
+    )
+
+
+def _name_id(assertion: etree._Element, expected: Expected) -> tuple[str, str]:
+    subject = _one(assertion, "saml:Subject")
+    if subject is None:
+        raise refuse("Sujet absent : l'assertion doit avoir un Subject (SAML Profiles §4.1.4.2).")
+    name_id = subject.find("saml:NameID", NS)
+    if name_id is None:
+        other = "EncryptedID" if subject.find("saml:EncryptedID", NS) is not None else \
+            "BaseID" if subject.find("saml:BaseID", NS) is not None else None
+        raise refuse("NameID absent du sujet de l'assertion" + (f" ({other} n'est pas accepté)" if other else "")
+                     + " : la personne ne peut pas être identifiée.")
+    text = (name_id.text or "").strip()
+    if not text:
+        raise refuse("NameID vide : la personne ne peut pas être identifiée.")
+    name_format = name_id.get("Format") or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    if name_format not in expected.name_id_formats:
+        raise refuse(f"Format de NameID inattendu : {name_format[:150]!r} (acceptés : "
+                     f"{', '.join(sorted(expected.name_id_formats))}).")
+    if name_id.get("NameQualifier") not in (None, expected.idp_entity_id):
+        raise refuse(f"NameQualifier du NameID ({name_id.get('NameQualifier')[:150]!r}) n'est pas le "
+                     "fournisseur d'identité attendu.")
+    if name_id.get("SPNameQualifier") not in (None, expected.sp_entity_id):
+        raise refuse(f"SPNameQualifier du NameID ({name_id.get('SPNameQualifier')[:150]!r}) désigne un autre "
+                     "service : cet identifiant n'est pas destiné à ce service.")
+    return text, name_format
+
+
+def _subject_confirmations(assertion: etree._Element, expected: Expected, now: datetime) -> datetime:
+    confirmations = assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
+    if not confirmations:
+        raise refuse("Aucune SubjectConfirmation bearer dans l'assertion (SAML Profiles §4.1.4.2).")
+    deadlines = []
+    for confirmation in confirmations:
+        method = confirmation.get("Method", "")
+        if method != BEARER:
+            raise refuse(f"Méthode de confirmation du sujet refusée : {method[:150]!r} ; seule la méthode "
+                         "bearer est acceptée par ce profil (SAML Profiles §4.1.4.2).")
+        data = confirmation.find("saml:SubjectConfirmationData", NS)
+        if data is None:
+            raise refuse("SubjectConfirmationData absent de la confirmation bearer (SAML Profiles §4.1.4.2).")
+        if data.get("NotBefore") is not None:
+            raise refuse("SubjectConfirmationData porte NotBefore, interdit pour une confirmation bearer "
+                         "(SAML Profiles §4.1.4.2).")
+        if data.get("NotOnOrAfter") is None:
+            raise refuse("SubjectConfirmationData sans NotOnOrAfter : la fenêtre de remise de l'assertion doit "
+                         "être bornée (SAML Profiles §4.1.4.2).")
+        deadline = instant(data.get("NotOnOrAfter"), "NotOnOrAfter de SubjectConfirmationData")
+        if now - expected.skew >= deadline:
+            raise refuse("L'assertion a expiré : le NotOnOrAfter de SubjectConfirmationData "
+                         f"({deadline:%Y-%m-%dT%H:%M:%SZ}) est passé.")
+        recipient = data.get("Recipient")
+        if recipient is None:
+            raise refuse("SubjectConfirmationData sans Recipient (SAML Profiles §4.1.4.2).")
+        if recipient != expected.acs_url:
+            raise refuse(f"Recipient incorrect : l'assertion est destinée à {recipient[:200]!r}, pas à ce "
+                         f"service ({expected.acs_url}).")
+        if data.get("InResponseTo") != expected.request_id:
+            raise refuse("InResponseTo de SubjectConfirmationData "
+                         f"({(data.get('InResponseTo') or 'absent')[:100]!r}) ne correspond pas à la demande "
+                         "en cours (SAML Profiles §4.1.4.2).")
+        deadlines.append(deadline)
+    return min(deadlines)
+
+
+def _conditions(assertion: etree._Element, expected: Expected, now: datetime) -> datetime | None:
+    conditions = _one(assertion, "saml:Conditions")
+    if conditions is None:
+        raise refuse("Conditions absentes de l'assertion : une restriction d'audience est exigée "
+                     "(SAML Profiles §4.1.4.2).")
+    not_before = conditions.get("NotBefore")
+    if not_before is not None and instant(not_before, "NotBefore des Conditions") > now + expected.skew:
+        raise refuse("L'assertion n'est pas encore valide (NotBefore dans le futur).")
+    end = None
+    if conditions.get("NotOnOrAfter") is not None:
+        end = instant(conditions.get("NotOnOrAfter"), "NotOnOrAfter des Conditions")
+        if now - expected.skew >= end:
+            raise refuse(f"L'assertion a expiré (NotOnOrAfter des Conditions, {end:%Y-%m-%dT%H:%M:%SZ}, "
+                         "est passé).")
+    restrictions = conditions.findall("saml:AudienceRestriction", NS)
+    if not restrictions:
+        raise refuse("Aucune AudienceRestriction dans les Conditions : l'assertion doit nommer ce service "
+                     "(SAML Profiles §4.1.4.2).")
+    for restriction in restrictions:
+        audiences = [(a.text or "").strip() for a in restriction.findall("saml:Audience", NS)]
+        if expected.sp_entity_id not in audiences:
+            raise refuse(f"Audience incorrecte : une AudienceRestriction ({', '.join(a[:100] for a in audiences)}) "
+                         "ne nomme pas ce service ; toutes doivent le nommer (SAML Core §2.5.1.4).")
+    for condition in conditions:
+        if isinstance(condition.tag, str) and condition.tag not in _UNDERSTOOD_CONDITIONS:
+            kind = condition.get(f"{{{XSI}}}type") or etree.QName(condition).localname
+            raise refuse(f"Condition inconnue dans l'assertion ({kind[:100]}) : sa validité ne peut pas être "
+                         "établie (SAML Core §2.5.1).")
+    return end
+
+
+def _authn_statement(assertion: etree._Element, expected: Expected, now: datetime) -> dict:
+    statements = assertion.findall("saml:AuthnStatement", NS)
+    if not statements:
+        raise refuse("Aucun AuthnStatement dans l'assertion : elle ne dit pas que la personne s'est "
+                     "authentifiée (SAML Profiles §4.1.4.2).")
+    statement = statements[0]
+    authn_instant = instant(statement.get("AuthnInstant"), "AuthnInstant")
+    _not_future(authn_instant, now, expected, "AuthnInstant")
+    session_end = None
+    for other in statements:
+        if other.get("SessionNotOnOrAfter") is not None:
+            end = instant(other.get("SessionNotOnOrAfter"), "SessionNotOnOrAfter")
+            if now - expected.skew >= end:
+                raise refuse(f"La session du fournisseur d'identité a expiré (SessionNotOnOrAfter "
+                             f"{end:%Y-%m-%dT%H:%M:%SZ} est passé).")
+            if other is statement:
+                session_end = end
+    ref = statement.findtext("saml:AuthnContext/saml:AuthnContextClassRef", namespaces=NS)
+    authorities = tuple((a.text or "").strip() for a in
+                        statement.findall("saml:AuthnContext/saml:AuthenticatingAuthority", NS))
+    return {"instant": authn_instant, "session_end": session_end, "context": ref.strip() if ref else None,
+            "session_index": statement.get("SessionIndex"), "authorities": authorities}
+
+
+def _attributes(assertion: etree._Element, attribute_name: Callable[[str | None, str], str]) -> dict[str, list[str]]:
+    if assertion.findall("saml:AttributeStatement/saml:EncryptedAttribute", NS):
+        raise refuse("Attribut chiffré reçu : ce service n'accepte pas d'EncryptedAttribute.")
+    found: dict[str, list[str]] = {}
+    for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+        name = attribute_name(attribute.get("NameFormat"), attribute.get("Name", ""))
+        values = found.setdefault(name, [])
+        values.extend("".join(value.itertext()) for value in attribute.findall("saml:AttributeValue", NS))
+    return found
+
+
+def read_response(data: bytes, expected: Expected, keys: list,
+                  attribute_name: Callable[[str | None, str], str]) -> CheckedAssertion:
+    """Every rule of the module docstring, on one tree; SamlRefused otherwise."""
+    tree = parse(data)
+    now = clock.now()
+    root = tree.getroot()
+    check_response(root, expected, keys, now)
+    return check_assertion(the_assertion(root), expected, keys, now, attribute_name)
