@@ -26,3 +26,8 @@ def now() -> datetime:
 def naive_utc_now() -> datetime:
     """UTC now without tzinfo, the form SQLite columns round-trip."""
     return now().replace(tzinfo=None)
+
+
+def duration(value: timedelta | int | float) -> timedelta:
+    """A configured duration: a timedelta, or seconds (from an environment variable)."""
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))

@@ -54,6 +54,15 @@ class Database:
     def factory(app: Flask) -> sessionmaker[Session]:
         return app.extensions["fedsim.db"]
 
+    @staticmethod
+    def end_request_transaction() -> None:
+        """Drop what the current request left uncommitted, as teardown will,
+        releasing its locks now: for writes made after the view on another
+        connection (the server-side session's)."""
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+
 
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)

@@ -1,11 +1,9 @@
 """Flask plumbing every app shares: error pages that say what was wrong
-(never a stack trace), the SAML POST form, secret keys kept in the
-instance folder, and a blueprint that serves the shared templates."""
+(never a stack trace), the SAML POST form, and a blueprint that serves the
+shared templates. (Secret keys: fedsim.keys.)"""
 from __future__ import annotations
 
 import logging
-import secrets
-from pathlib import Path
 
 from flask import Blueprint, Flask, Response, render_template
 from flask_wtf.csrf import CSRFError
@@ -76,17 +74,6 @@ def configure_shared(app: Flask, *, layout: str) -> None:
     app.register_blueprint(shared)
     app.jinja_env.globals["layout"] = layout
     configure_errors(app)
-
-
-def instance_secret(instance_path: str | Path) -> str:
-    """A secret key made once and kept in the instance folder, so sessions
-    survive a restart."""
-    path = Path(instance_path) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def metadata_response(entity_name: str) -> Response:

@@ -4,23 +4,24 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from fedsim import personas
+from fedsim import keys, personas, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.saml.idp import IdentityProvider
 from fedsim.saml.slo import LogoutService
+from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
-from fedsim.web import configure_shared, instance_secret
+from fedsim.web import configure_shared
 from idp_csam import bel, config, i18n, itsme_op, login, sso
 from idp_csam import eidas_node
 from idp_csam.credentials import Credentials
-from idp_csam.methods import all_methods
+from idp_csam.methods import all_methods, email_code
 from idp_csam.cardpki import CardPki
 from idp_csam.eid import CardReader, load_cards
 from idp_csam.models import Base
 
-db = Database(Base, SamlStateBase)
+db = Database(Base, SamlStateBase, sessions.SessionBase)
 csrf = CSRFProtect()
 
 
@@ -30,10 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.defaults(settings))
     app.config.from_prefixed_env("IDP_CSAM")
     app.config.update(test_config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+    keys.init_app(app, ("pin", "code", "pairwise", "identity"))
 
     methods = all_methods()  # imported before the tables are made: methods may bring models
     db.init_app(app)
+    configure_state(app)
     csrf.init_app(app)
     i18n.init_app(app)  # nl/fr/de/en, the cookie banner and /aide (G02)
     configure_shared(app, layout="idp_csam/layout.html")
@@ -47,6 +49,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(itsme_op.bp)
     app.register_blueprint(bel.bp)  # foreign nationals at a Bureau d'Enregistrement Local (G20)
     return app
+
+
+def configure_state(app: Flask) -> None:
+    """Server-side sessions, and the periodic purge of every expired record."""
+    sessions.init_app(app)
+    purge.install(app, (sessions.purge, saml_state.purge, email_code.purge, itsme_op.purge))
 
 
 def configure_methods(app: Flask, methods) -> None:  # noqa: ANN001 - tuple[Method, ...]
@@ -73,7 +81,9 @@ def configure_people(app: Flask) -> None:
     credentials, seeded from the personas."""
     pki = CardPki(app.config["FEDSIM_SETTINGS"].certs_dir / "eid")
     pki.ensure_authorities()
-    reader = CardReader(secret=app.config["SECRET_KEY"].encode(), max_tries=app.config["PIN_MAX_TRIES"], pki=pki)
+    keyring: keys.Keyring = app.extensions["fedsim.keys"]
+    reader = CardReader(secret=keyring.key("pin"), identity=keyring.key("identity"),
+                        max_tries=app.config["PIN_MAX_TRIES"], pki=pki)
     credentials = Credentials()
     app.extensions["idp_csam.reader"] = reader
     app.extensions["idp_csam.card_verifier"] = pki.verifier()  # CSAM trusts the simulated root CA only

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, session, url_for
 from werkzeug.wrappers import Response
 
-from fedsim import clock
+from fedsim import clock, sessions
 from fedsim.saml.idp import AuthnRequestInfo, context_satisfies
 from idp_csam.methods import FAS_ORDER, Method
 
@@ -19,7 +19,8 @@ def meets(level: str, info: AuthnRequestInfo | None) -> bool:
 def complete(nrn: str, method: Method, level: str | None = None) -> Response:
     """The person is authenticated: remember it in the CSAM session and
     answer the pending SAML request. ``level`` overrides the method's own
-    (eIDAS, whose level depends on the foreign LoA)."""
+    (eIDAS, whose level depends on the foreign LoA). The session gets a new id."""
+    sessions.regenerate()
     session["authenticated"] = {"nrn": nrn, "method": method.code, "level": level or method.level,
                                 "at": clock.now().isoformat()}
     return redirect(url_for("sso.answer"))

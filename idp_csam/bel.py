@@ -25,11 +25,12 @@ from wtforms import DateField, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Regexp
 
-from fedsim import clock, nrn
+from fedsim import clock, keys, nrn
 from fedsim.db import Database
 from fedsim.federation import Settings
 from fedsim.web import UserError
 from idp_csam.credentials import CsamAccount
+from idp_csam.eid import fedid
 from idp_csam.methods.email_code import METHOD as EMAIL_CODE
 from idp_csam.methods.email_code import mailer
 from idp_csam.models import Base, Citizen
@@ -60,8 +61,7 @@ class BelRegistration(Base):
 
 
 def _digest(kind: str, value: str) -> str:
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{kind}:{value}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(keys.key("code"), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def _normalise_paper_code(text: str) -> str:
@@ -97,10 +97,9 @@ def register():
             return _register_page(form, "La date de naissance n'est pas plausible.")
         db = Database.session()
         bis = _new_bis(db, born)
-        secret = current_app.extensions["idp_csam.reader"].secret
         citizen = Citizen(nrn=bis, persona_id=f"bel-{bis}", given_name=form.given_name.data.strip(),
                           surname=form.surname.data.strip(), email=form.email.data.strip(), language="fr",
-                          fedid=hashlib.sha256(b"fedid:" + secret + bis.encode()).hexdigest()[:32])
+                          fedid=fedid(keys.key("identity"), bis))
         paper_code = "".join(secrets.choice(PAPER_CODE_ALPHABET) for _ in range(8))
         token = secrets.token_urlsafe(32)
         now = clock.naive_utc_now()

@@ -62,11 +62,18 @@ def load_cards(path: Path = CARDS_FILE) -> tuple[SeedCard, ...]:
     return cards
 
 
+def fedid(identity_key: bytes, nrn: str) -> str:
+    """The citizen's federal identifier, derived from the NRN (or BIS number)."""
+    return hashlib.sha256(b"fedid:" + identity_key + nrn.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class CardReader:
     """Checks PINs against stored cards. ``secret`` keys the PIN and PUK
-    digests; ``pki`` holds the cards' chips (None: PIN only, no chips)."""
+    digests, ``identity`` the fedids of the citizens it seeds; ``pki`` holds
+    the cards' chips (None: PIN only, no chips)."""
     secret: bytes
+    identity: bytes
     max_tries: int = 3
     pki: CardPki | None = None
 
@@ -86,10 +93,9 @@ class CardReader:
         states: dict[str, str] = {}
         for persona in personas:
             if db.get(Citizen, persona.nrn) is None:
-                fedid = hashlib.sha256(b"fedid:" + self.secret + persona.nrn.encode()).hexdigest()[:32]
                 db.add(Citizen(nrn=persona.nrn, persona_id=persona.id, given_name=persona.given_name,
                                surname=persona.surname, email=persona.email,
-                               language=persona.language, fedid=fedid))
+                               language=persona.language, fedid=fedid(self.identity, persona.nrn)))
             if persona.card:
                 self._add_card(db, persona.card.number, persona.nrn, persona.card.pin, persona.card.puk)
                 states[persona.card.number] = "valid"

@@ -34,13 +34,14 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from flask_wtf import FlaskForm
 from jose import jwe, jwk, jws, jwt
 from jose.exceptions import JOSEError
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, delete, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 
-from fedsim import certs, clock, personas
+from fedsim import certs, clock, keys, personas
 from fedsim.db import Database
+from fedsim.purge import GRACE
 from fedsim.web import UserError
 from idp_csam.models import Base, Citizen
 
@@ -108,6 +109,21 @@ class ItsmeAssertionJti(Base):
 
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+def purge(db: Session, now: datetime) -> int:
+    """Delete, ``GRACE`` past their expiry: access tokens, used client-assertion
+    jtis (an expired assertion is refused anyway), and authorization requests
+    whose request and code have both expired and to which no token refers."""
+    cutoff = now - GRACE
+    deleted = db.execute(delete(ItsmeAccessToken).where(ItsmeAccessToken.expires_at < cutoff)).rowcount
+    deleted += db.execute(delete(ItsmeAssertionJti).where(ItsmeAssertionJti.expires_at < cutoff)).rowcount
+    deleted += db.execute(delete(ItsmeAuthorization).where(
+        ItsmeAuthorization.expires_at < cutoff,
+        or_(ItsmeAuthorization.code_expires_at.is_(None), ItsmeAuthorization.code_expires_at < cutoff),
+        ItsmeAuthorization.id.not_in(select(ItsmeAccessToken.authorization_id)))).rowcount
+    db.commit()
+    return deleted
 
 
 # -- keys ------------------------------------------------------------------------
@@ -224,8 +240,7 @@ def backchannel() -> Backchannel:
 
 
 def code_digest(phone: str, code: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"itsme:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(keys.key("code"), f"itsme:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def normalize_phone(raw: str) -> str | None:

@@ -4,19 +4,21 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
+from fedsim import keys, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
+from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
-from fedsim.web import configure_shared, instance_secret
+from fedsim.web import configure_shared
 from fedsim.mail import Mailer
 from modigia_sp import account, catalogue, config, courses, policies, sso
 from modigia_sp.models import Base
 from modigia_sp.services import Contact, Courses, Policies
 
-db = Database(Base, SamlStateBase)
+db = Database(Base, SamlStateBase, sessions.SessionBase)
 csrf = CSRFProtect()
 
 
@@ -26,9 +28,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.defaults(settings))
     app.config.from_prefixed_env("MODIGIA")
     app.config.update(test_config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+    keys.init_app(app, ())  # the session key only
 
     db.init_app(app)
+    sessions.init_app(app)
+    purge.install(app, (sessions.purge, saml_state.purge))
     csrf.init_app(app)
     csrf.exempt(sso.assertion_consumer)
     configure_shared(app, layout="modigia_sp/layout.html")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from fedsim.federation import Settings
 
@@ -15,6 +16,9 @@ def defaults(settings: Settings) -> dict:
         "SESSION_COOKIE_NAME": "modigia_session",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_IDLE_TIMEOUT": timedelta(hours=1),  # server-side session (fedsim.sessions)
+        "SESSION_MAX_AGE": timedelta(hours=12),
+        "PURGE_INTERVAL": timedelta(minutes=5),  # expired sessions and SAML requests (fedsim.purge)
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": settings.smtp_port,
         "MAIL_SENDER": "noreply@modigia.cfwb.be",

@@ -5,22 +5,23 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from fedsim import personas
+from fedsim import keys, personas, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.mail import Mailer
 from fedsim.saml.idp import IdentityProvider
 from fedsim.saml.sp import ServiceProvider
+from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
-from fedsim.web import configure_shared, instance_secret
+from fedsim.web import configure_shared
 from fedsim.saml.slo import LogoutService
 from monespace import account, auth, cerbere, config, helpcentre, logout, portal
 from monespace.accounts import AccountService
 from monespace.demarches import Registry
 from monespace.models import Base
 
-db = Database(Base, SamlStateBase)
+db = Database(Base, SamlStateBase, sessions.SessionBase)
 csrf = CSRFProtect()
 
 
@@ -30,10 +31,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.defaults(settings))
     app.config.from_prefixed_env("MONESPACE")
     app.config.update(test_config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.instance_path)
+    keys.init_app(app, ("pairwise",))  # Cerbère's pairwise NameIDs
     app.config.setdefault("DEMARCHE_TARGETS", {"modigia": settings.base_url("modigia_sp") + "/saml/login"})
 
     db.init_app(app)
+    sessions.init_app(app)
+    purge.install(app, (sessions.purge, saml_state.purge))
     csrf.init_app(app)
     csrf.exempt(auth.assertion_consumer)
     configure_shared(app, layout="monespace/layout.html")

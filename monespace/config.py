@@ -20,7 +20,12 @@ def defaults(settings: Settings) -> dict:
         "SMTP_PORT": settings.smtp_port,
         "MAIL_SENDER": "noreply@monespace.fw-b.be",
         "ACTIVATION_LINK_LIFETIME": timedelta(hours=48),
-        "IDLE_TIMEOUT": timedelta(minutes=30),
+        "IDLE_TIMEOUT": timedelta(minutes=30),  # logged out after this (monespace.logout)
+        # The server-side session (fedsim.sessions) outlives IDLE_TIMEOUT, so
+        # that the home page can still say the login expired.
+        "SESSION_IDLE_TIMEOUT": timedelta(hours=2),
+        "SESSION_MAX_AGE": timedelta(hours=12),
+        "PURGE_INTERVAL": timedelta(minutes=5),  # expired sessions and SAML requests (fedsim.purge)
         "PERSONAS_FILE": None,
         "DEMARCHES_FILE": None,
     }

@@ -1,5 +1,18 @@
 """Who is logged into Mon Espace in this browser, in which context, and
-since when (idle timeout)."""
+since when (idle timeout).
+
+The session holds two kinds of keys. The person's, ``PERSON_KEYS``: who is
+logged in, their account and context, the démarche they chose, what an
+activation link allows, the idle-timeout notice. A login as someone else
+starts without any of them; the same person logging in again (a step-up)
+keeps them, the context aside. The rest is the browser's protocol state,
+kept across a login: SAML logins in flight (``sp_relay_states``), Cerbère's
+pending downstream request and what it asked CSAM for (``cerbere_pending``
+and the ``monespace.cerbere`` keys), where to go after activation
+(``after_activation``), and the single sign-on sessions this browser holds
+at CSAM and at downstream services (``csam``, ``cerbere_sps``), so that the
+next logout still ends them. Every login gives the session a new id;
+logout and the idle timeout end it (``monespace.logout``)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,7 +21,7 @@ from urllib.parse import urlsplit
 from flask import session
 from sqlalchemy.orm import Session
 
-from fedsim import clock
+from fedsim import clock, sessions
 
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account
@@ -24,10 +37,21 @@ def current_account(db: Session) -> Account | None:
     return account if account is not None and account.is_active else None
 
 
+PERSON_KEYS = ("account_id", "upstream", "context", "seen", "demarche", "may_set_password", "after_password",
+               "expired")
+SEEN_EVERY = timedelta(minutes=1)  # "seen" is kept to the minute: no session write on every request
+
+
 def log_in(who: UpstreamIdentity, account: Account | None) -> None:
+    """``who`` is logged in (with ``account`` when active), in a session with a new id."""
+    previous = upstream()
+    if previous is None or previous.nrn != who.nrn:
+        for key in PERSON_KEYS:
+            session.pop(key, None)
     session.pop("context", None)
+    sessions.regenerate()
     session["upstream"] = who.to_session()
-    touch()
+    session["seen"] = clock.now().isoformat()
     if account is not None and account.is_active:
         session["account_id"] = account.id
     else:
@@ -63,7 +87,14 @@ def choose_context(account: Account, chosen: str) -> bool:
 
 
 def touch() -> None:
-    session["seen"] = clock.now().isoformat()
+    """The person is active now (to the minute)."""
+    now = clock.now()
+    try:
+        recent = timedelta(0) <= now - datetime.fromisoformat(session["seen"]) < SEEN_EVERY
+    except (KeyError, TypeError, ValueError):
+        recent = False
+    if not recent:
+        session["seen"] = now.isoformat()
 
 
 def idle_for_too_long(limit: timedelta) -> bool:

@@ -1,12 +1,22 @@
 """What SAML entities must remember between requests, stored in each app's
 own database: an SP's outstanding AuthnRequests and seen assertion IDs (the
-replay cache), an IdP's authentication requests waiting for the user."""
+replay cache), an IdP's authentication requests waiting for the user, the
+LogoutRequest IDs already seen; and ``purge``, which deletes what can no longer serve."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import String, Text, delete
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from fedsim.purge import GRACE
+
+# An assertion is accepted only in answer to an outstanding, unanswered,
+# unexpired request (request lifetime 15 minutes, plus the clock skew), or,
+# where unsolicited responses are enabled, before its NotOnOrAfter (minutes)
+# plus the skew. Its ID is remembered for an hour, longer than both: past
+# that, a replay is refused for those reasons already.
+REPLAY_WINDOW = timedelta(hours=1)
 
 
 class SamlStateBase(DeclarativeBase):
@@ -42,3 +52,28 @@ class PendingAuthn(SamlStateBase):
     payload: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
+
+
+class SeenLogoutRequest(SamlStateBase):
+    """Replay cache of Single Logout: a LogoutRequest ID is accepted once
+    per issuer. Kept until ``expires_at``; past it, the request is refused
+    as too old anyway (fedsim.saml.slo)."""
+    __tablename__ = "saml_seen_logout_request"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def purge(db: Session, now: datetime) -> int:
+    """Requests past expiry (kept ``GRACE`` longer, to say « expired » rather
+    than « unknown »), and replay-cache entries older than ``REPLAY_WINDOW``."""
+    deleted = 0
+    for statement in (delete(OutstandingRequest).where(OutstandingRequest.expires_at < now - GRACE),
+                      delete(PendingAuthn).where(PendingAuthn.expires_at < now - GRACE),
+                      delete(SeenAssertion).where(SeenAssertion.seen_at < now - REPLAY_WINDOW),
+                      delete(SeenLogoutRequest).where(SeenLogoutRequest.expires_at < now)):
+        deleted += db.execute(statement).rowcount
+    db.commit()
+    return deleted

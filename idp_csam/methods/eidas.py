@@ -41,7 +41,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fedsim import nrn
+from fedsim import keys, nrn
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.levels import LEVEL400, LEVEL450
@@ -182,7 +182,7 @@ def assertion_consumer():
     login = _sp().accept(db, request.form.get("SAMLResponse"), relay_state, list(relays),
                          check=lambda login: check(login, country))
     session["eidas_relays"] = {k: v for k, v in relays.items() if k != relay_state}
-    citizen = citizen_for(db, login, current_app.config["SECRET_KEY"].encode())
+    citizen = citizen_for(db, login, keys.key("identity"))
     return authn.complete(citizen.nrn, METHOD, level=fas_level(login.authn_context))
 
 

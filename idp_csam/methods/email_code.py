@@ -21,14 +21,15 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
-from fedsim import clock
+from fedsim import clock, keys
 from fedsim.db import Database
 from fedsim.mail import Mailer
+from fedsim.purge import GRACE
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
 from idp_csam.i18n import lazy_gettext as _l
@@ -70,8 +71,15 @@ def mailer() -> Mailer:
 
 
 def _digest(challenge_id: str, code: str) -> str:
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{challenge_id}:{code}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(keys.key("code"), f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def purge(db: Session, now: datetime) -> int:
+    """Delete challenges expired more than ``GRACE`` ago (until then a late
+    code is told it expired)."""
+    deleted = db.execute(delete(EmailCodeChallenge).where(EmailCodeChallenge.expires_at < now - GRACE)).rowcount
+    db.commit()
+    return deleted
 
 
 def _plural(n: int) -> str:

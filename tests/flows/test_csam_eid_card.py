@@ -102,9 +102,12 @@ def test_the_challenge_is_used_once(federation: Federation, jean: Persona) -> No
     before = client.get_cookie("csam_session").value
     data = {"csrf_token": token, "card": jean.card.number, "pin": jean.card.pin}
     assert client.post("/eid", data=data).status_code == 302
-    client.set_cookie("csam_session", before)  # the same signed challenge, replayed
+    client.set_cookie("csam_session", before)  # the session that held the challenge, replayed
     replay = client.post("/eid", data=data)
-    assert replay.status_code == 400 and "La lecture de la carte eID a déjà servi" in replay.get_data(as_text=True)
+    # The login gave the session a new id and deleted the old one on the
+    # server: the replayed cookie brings neither the challenge nor the form token.
+    assert replay.status_code == 400 and "Formulaire refusé" in replay.get_data(as_text=True)
+    assert "location" not in replay.headers
 
 
 def test_a_stale_challenge_is_refused(federation: Federation, browser: Browser, jean: Persona,
@@ -129,7 +132,7 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(federation: Fed
     pin_page(browser, federation)
     _block(browser, number)
     page = browser.click("Débloquer avec le code PUK")
-    assert page.tree.xpath(f"//select[@name='card']/option[@selected]/@value") == [number]
+    assert page.tree.xpath("//select[@name='card']/option[@selected]/@value") == [number]
 
     page = browser.submit({"puk": jean.card.puk, "new_pin": "1111", "new_pin_confirm": "2222"},
                           button="Débloquer la carte")
