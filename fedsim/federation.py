@@ -86,6 +86,12 @@ def entities(settings: Settings) -> dict[str, Entity]:
     }
 
 
+def display_name(settings: Settings, entity_id: str) -> str | None:
+    """The name people know one of the federation's entities by, from its
+    entity ID; None for an entity that is not one of ours."""
+    return next((e.display_name for e in entities(settings).values() if e.entity_id == entity_id), None)
+
+
 # Which entity trusts which: an SP trusts its IdP's metadata and vice versa.
 TRUST = {
     "csam-idp": ["monespace-sp"],

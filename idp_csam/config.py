@@ -16,6 +16,15 @@ def defaults(settings: Settings) -> dict:
         "SESSION_COOKIE_NAME": "csam_session",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        # The server-side session (fedsim.sessions); how long CSAM's single
+        # sign-on lasts is the protocol's business (the "authenticated" entry).
+        "SESSION_IDLE_TIMEOUT": timedelta(hours=12),
+        "SESSION_MAX_AGE": timedelta(hours=24),
+        "PURGE_INTERVAL": timedelta(minutes=5),  # expired sessions, requests, codes (fedsim.purge)
+        # CSAM's single sign-on: past either limit it authenticates the person
+        # again instead of answering silently (idp_csam.sso_session).
+        "SSO_SESSION_MAX_AGE": timedelta(hours=8),   # since the authentication
+        "SSO_SESSION_IDLE": timedelta(minutes=30),   # since CSAM last answered for it
         "PIN_MAX_TRIES": 3,
         "PERSONAS_FILE": None,  # None: the bundled fedsim/data/personas.yaml
         "SMTP_HOST": "127.0.0.1",

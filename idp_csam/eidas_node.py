@@ -120,15 +120,21 @@ def metadata():
 @bp.get("/sso")
 def single_sign_on():
     node = _node()
-    info = node.parse_redirect(request.args)  # signature, issuer, ACS: or SamlRefused
+    # signature (on the query string as received), issuer, ACS: or SamlRefused
+    info = node.parse_redirect(request.query_string.decode("latin-1"))
     country = (request.args.get("pays") or "").strip().upper()
     if country not in _personas():
         raise UserError(f"Aucun nœud eIDAS simulé pour le pays « {country or '?'} ».", code=404,
                         title="Pays inconnu")
+    refused = node.refuse_policy(info)  # InvalidNameIDPolicy
+    if refused is not None:
+        return post_form(refused)
     eidas = read_extensions(request.args["SAMLRequest"])
     refusal = _profile_refusal(info, eidas)
     if refusal is not None:
         return post_form(node.respond_error(info, *refusal))
+    if info.is_passive:  # the node keeps no session: choosing a person is a page
+        return post_form(node.respond_no_passive(info, "Le nœud eIDAS doit montrer une page pour authentifier."))
     key = node.remember(Database.session(), info)
     session["eidas_node"] = {"key": key, "country": country, "requested": list(eidas.requested_attributes)}
     return redirect(url_for("eidas_node.authenticate"))

@@ -1,14 +1,19 @@
-"""CSAM as a SAML IdP: metadata, the SSO endpoint, and the answer once the
-person has authenticated with one of the methods."""
+"""CSAM as a SAML IdP: metadata, the SSO endpoint, the answer once the
+person has authenticated with one of the methods (or silently from a live
+single sign-on session, idp_csam.sso_session), and Single Logout.
+ForceAuthn: the person authenticates after the request arrived; IsPassive:
+no page is shown, a request that would need one is answered NoPassive."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
+from fedsim import keys, sessions
 from fedsim.db import Database
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, pairwise_id
 from fedsim.saml.slo import LogoutService
 from fedsim.web import UserError, plain, post_form
+from idp_csam import sso_session
 from idp_csam.authn import meets
 from idp_csam.models import Citizen
 
@@ -32,6 +37,21 @@ def _idp() -> IdentityProvider:
     return current_app.extensions["idp_csam.idp"]
 
 
+def _lifetime() -> sso_session.Lifetime:
+    return sso_session.Lifetime.from_config(current_app.config)
+
+
+def _authenticate(key: str, info: AuthnRequestInfo):  # noqa: ANN202 - a redirect or a page
+    """The person must (again) authenticate: the choice of keys, or, when the
+    request is passive, a signed NoPassive answer."""
+    if not info.is_passive:
+        return redirect(url_for("login.choose"))
+    _idp().mark_answered(Database.session(), key)
+    session.pop("pending_authn", None)
+    return post_form(_idp().respond_no_passive(
+        info, "CSAM ne peut pas répondre sans que la personne s'authentifie (IsPassive)."))
+
+
 @bp.get("/saml/metadata")
 def metadata():
     return plain(current_app.extensions["idp_csam.metadata"], mimetype="application/samlmetadata+xml")
@@ -40,13 +60,14 @@ def metadata():
 @bp.get("/saml/sso")
 def single_sign_on():
     idp = _idp()
-    info = idp.parse_redirect(request.args)
+    info = idp.parse_redirect(request.query_string.decode("latin-1"))
+    refused = idp.refuse_policy(info)  # InvalidNameIDPolicy
+    if refused is not None:
+        return post_form(refused)
     if not any(meets(level, info) for level in _levels()):
         return _no_authn_context(info)
     session["pending_authn"] = idp.remember(Database.session(), info)
-    if session.get("authenticated") and not info.force_authn:
-        return redirect(url_for("sso.answer"))
-    return redirect(url_for("login.choose"))
+    return redirect(url_for("sso.answer"))
 
 
 @bp.get("/saml/answer")
@@ -55,38 +76,52 @@ def answer():
     idp = _idp()
     key = session.get("pending_authn")
     info = idp.recall(db, key)
-    auth = session.get("authenticated")
-    if not auth:
-        return redirect(url_for("login.choose"))
+    lifetime = _lifetime()
+    auth = sso_session.current(session, lifetime)
+    fresh = auth is not None and info.authenticated_since_received(sso_session.authenticated_at(auth))
+    if auth is None or (info.force_authn and not fresh):
+        return _authenticate(key, info)
     citizen = db.get(Citizen, auth["nrn"])
     if citizen is None:
-        session.pop("authenticated", None)
+        sso_session.forget(session)
         raise UserError("La personne authentifiée n'est plus connue de CSAM.", code=409)
     if not meets(auth["level"], info):
+        if not fresh:  # an earlier authentication, at another level: a new one
+            return _authenticate(key, info)
         idp.mark_answered(db, key)
         session.pop("pending_authn", None)
         return _no_authn_context(info)
     form = idp.respond(
-        info, subject=pairwise_id(current_app.config["SECRET_KEY"].encode(), citizen.fedid, info.sp_entity_id),
+        info, subject=pairwise_id(keys.key("pairwise"), citizen.fedid, info.sp_entity_id),
         attributes={
             "egovNRN": [citizen.nrn], "givenName": [citizen.given_name], "surname": [citizen.surname],
             "mail": [citizen.email], "PrefLanguage": [citizen.language],
             "urn:be:fedict:iam:attr:fedid": [citizen.fedid],
             "urn:be:fedict:iam:attr:authenticationmethod": [auth["method"]],
         },
-        authn_context=auth["level"])
+        authn_context=auth["level"], authn_instant=sso_session.authenticated_at(auth),
+        session_index=sso_session.session_index(session),
+        session_not_on_or_after=sso_session.ends_at(auth, lifetime))
+    sso_session.answered(session, info.sp_entity_id, form.name_id, form.name_id_format)
     idp.mark_answered(db, key)
     session.pop("pending_authn", None)
     return post_form(form)
-
 
 
 @bp.get("/saml/slo")
 def single_logout():
     """A service provider asks to end the person's CSAM session."""
     slo: LogoutService = current_app.extensions["idp_csam.slo"]
-    received = slo.receive(request.query_string.decode("latin-1"))
+    received = slo.receive(request.query_string.decode("latin-1"), Database.session())
     if received.kind != "request":
         raise SamlRefused("Réponse de déconnexion inattendue : CSAM n'a demandé aucune déconnexion.")
-    session.clear()
+    if session.get(sso_session.AUTHENTICATED):  # none: nothing to end, Success
+        served = sso_session.served(session, received.issuer)
+        if served is None:
+            return redirect(slo.respond_unknown(received, "CSAM n'a authentifié personne pour ce service "
+                                                          "dans cette session."))
+        mismatch = slo.mismatch(received, served["name_id"], served["session_index"])
+        if mismatch:
+            return redirect(slo.respond_unknown(received, mismatch))
+    sessions.destroy()  # on the server: a copy of the cookie opens nothing any more
     return redirect(slo.respond(received))

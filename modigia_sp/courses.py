@@ -87,4 +87,6 @@ def complete(code: str, lesson_code: str):
 
 @bp.get("/au-revoir")
 def signed_out():
-    return render_template("modigia_sp/signed_out.html")
+    """After logout; ``complete=0``: the identity provider did not confirm
+    the whole Single Logout (who, and what it said, kept by modigia_sp.sso)."""
+    return render_template("modigia_sp/signed_out.html", unconfirmed=session.pop("slo_unconfirmed", None))

@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
+from fedsim import sessions
 from fedsim.db import Database
+from fedsim.federation import display_name
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
@@ -44,6 +46,7 @@ def assertion_consumer():
                          session.get("sp_relay_states", []), check=check_login)
     user = user_from_login(db, login)
     session.clear()
+    sessions.regenerate()  # a new session id at every login
     session["user_id"] = user.id
     session["demarche"] = login.first("demarche")
     session["context"] = login.first("context")
@@ -59,7 +62,7 @@ def _slo() -> LogoutService:
 def logout():
     """Leave Modigia, and through Single Logout, Mon Espace and CSAM too."""
     saml = session.get("saml")
-    session.clear()
+    sessions.destroy()  # on the server: a copy of the cookie opens nothing any more
     if not saml:
         return redirect(url_for("courses.signed_out"))
     location, request_id = _slo().request(saml["idp"], saml["name_id"], saml.get("session_index"))
@@ -69,13 +72,20 @@ def logout():
 
 @bp.get("/saml/slo")
 def single_logout():
-    received = _slo().receive(request.query_string.decode("latin-1"))
+    received = _slo().receive(request.query_string.decode("latin-1"), Database.session())
     if received.kind == "request":  # the logout started at Mon Espace
-        saml = session.get("saml") or {}
-        if saml.get("name_id") == received.name_id:
-            session.clear()
+        saml = session.get("saml")
+        if saml:  # no Modigia session: nothing to end, Success
+            mismatch = _slo().mismatch(received, saml["name_id"], saml.get("session_index"))
+            if mismatch:  # not this session's person or session: it stays open
+                return redirect(_slo().respond_unknown(received, mismatch))
+            sessions.destroy()
         return redirect(_slo().respond(received))
     expected = session.pop("slo_request", None)
     if expected is None or received.in_response_to != expected:
         raise SamlRefused("Réponse de déconnexion non sollicitée : elle ne répond à aucune demande de ce navigateur.")
-    return redirect(url_for("courses.signed_out", complete="1" if received.success else "0"))
+    if not received.complete:  # the signed-out page names who did not confirm, and what it said
+        service = display_name(current_app.config["FEDSIM_SETTINGS"], received.issuer)
+        session["slo_unconfirmed"] = {"service": service or _slo().peer_name(received.issuer),
+                                      "message": received.status_message}
+    return redirect(url_for("courses.signed_out", complete="1" if received.complete else "0"))

@@ -8,7 +8,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
 from fedsim.db import Database
-from fedsim.saml.errors import AuthnContextUnavailable
+from fedsim.saml.errors import AuthnContextUnavailable, PassiveUnavailable
 from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain
 from monespace import cerbere
@@ -31,9 +31,12 @@ def metadata():
 @bp.get("/connexion")
 def login():
     next_url = who_is.safe_next(request.args.get("next"))
-    wanted = session.pop(cerbere.CSAM_AUTHN_CONTEXT, None) or {}  # a step-up asked by Cerbère
+    wanted = session.pop(cerbere.CSAM_AUTHN_CONTEXT, None) or {}  # a step-up, ForceAuthn, IsPassive for Cerbère
     location, relay_state = _sp().start_login(Database.session(), next_url, tuple(wanted.get("contexts", ())),
-                                              wanted.get("comparison", "minimum"))
+                                              wanted.get("comparison", "minimum"),
+                                              force_authn=wanted.get("force_authn", False),
+                                              is_passive=wanted.get("is_passive", False))
+    cerbere.sent_upstream(wanted, relay_state)
     session["sp_relay_states"] = (session.get("sp_relay_states", []) + [relay_state])[-5:]
     return redirect(location)
 
@@ -52,11 +55,23 @@ def assertion_consumer():
             raise
         session[cerbere.CSAM_REFUSED] = pending
         return redirect(url_for("cerbere.answer"))
+    except PassiveUnavailable:
+        # CSAM has no session for the passive request Cerbère made on behalf
+        # of a downstream SP: Cerbère answers it NoPassive; otherwise an error page.
+        pending = session.get("cerbere_pending")
+        if pending is None or session.get(cerbere.ASKED_PASSIVELY) != pending:
+            raise
+        session[cerbere.CSAM_NO_PASSIVE] = pending
+        return redirect(url_for("cerbere.answer"))
     who = UpstreamIdentity.from_saml(login)
     session["sp_relay_states"] = [r for r in session.get("sp_relay_states", []) if r != login.relay_state]
-    session["csam"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index}
+    authn_instant = getattr(login, "authn_instant", None)  # when the person really authenticated at CSAM
+    session["csam"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index,
+                       "authn_instant": authn_instant.isoformat() if authn_instant else None}
     account = AccountService.by_nrn(db, who.nrn)
     who_is.log_in(who, account)
+    if cerbere.csam_logged_in(login.relay_state):  # passive, for Cerbère: no page in between
+        return redirect(login.next_url)
     if account is None:
         session["after_activation"] = login.next_url
         return redirect(url_for("account.create"))

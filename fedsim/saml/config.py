@@ -16,6 +16,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from fedsim import certs
 from fedsim.federation import Entity
 from fedsim import xmlsec_backend
+from fedsim.saml import timing
 
 ATTRIBUTE_MAPS = str(Path(__file__).parent / "attributemaps")
 
@@ -107,6 +108,10 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
     conf = {
         "entityid": entity.entity_id,
         "name": entity.display_name,
+        # md:Organization: the name peers show people (e.g. a partial logout
+        # page naming the service that did not confirm).
+        "organization": {"name": [(entity.display_name, "fr")], "display_name": [(entity.display_name, "fr")],
+                         "url": [(entity.base_url, "fr")]},
         "service": service,
         "key_file": str(pair.key_file),
         "cert_file": str(pair.cert_file),
@@ -127,6 +132,7 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
 
 def load(conf: dict) -> Config:
     xmlsec_backend.install()
+    timing.install()
     conf = dict(conf)
     eidas = conf.pop(_EIDAS_FLAG, False)
     config = Config()

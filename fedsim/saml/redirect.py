@@ -1,10 +1,13 @@
 """Signatures of the HTTP-Redirect binding (SAML bindings §3.4.4.1), checked
-on the raw query string exactly as it was sent — never on re-encoded values.
+on the raw query string exactly as it was sent — never on re-encoded values
+(an SP may percent-encode differently, e.g. lower-case hex, and still sign
+correctly). Also: reading such a query, and writing one from decoded values.
 """
 from __future__ import annotations
 
 import base64
-from urllib.parse import unquote_plus
+from collections.abc import Mapping
+from urllib.parse import unquote_plus, urlencode
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -25,6 +28,20 @@ def _raw_params(raw_query: str) -> dict[str, str]:
             raise SamlRefused(f"Paramètre {name} répété dans l'URL : message refusé.")
         params[name] = value
     return params
+
+
+def parse(raw_query: str) -> dict[str, str]:
+    """The decoded parameters of a raw query string; a repeated one is refused."""
+    return {name: unquote_plus(value) for name, value in _raw_params(raw_query).items() if name}
+
+
+def query_string(args: Mapping[str, str]) -> str:
+    """A query string from decoded values, encoded the way pysaml2 signs
+    (``urlencode``: upper-case hex), SAML parameters first in the order
+    the signature covers them."""
+    order = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
+    names = [n for n in order if n in args] + [n for n in args if n not in order]
+    return "&".join(urlencode({name: args[name]}) for name in names)
 
 
 def verify(raw_query: str, certificates_b64: list[str]) -> None:
@@ -56,5 +73,5 @@ def verify(raw_query: str, certificates_b64: list[str]) -> None:
         except InvalidSignature:
             continue
         return
-    raise SamlRefused("Signature invalide : le message n'est pas signé par une clé de l'émetteur "
+    raise SamlRefused("Signature absente ou invalide : le message n'est pas signé par une clé de l'émetteur "
                       "publiée dans ses métadonnées, ou il a été modifié.")

@@ -69,8 +69,9 @@ def _software_missing() -> bool:
 
 
 class SpentChallenge(Base):
-    """Nonces already presented. The session is a signed cookie that a
-    browser could send again: this table makes each nonce single use."""
+    """Nonces already presented. The challenge leaves the session when it is
+    read, but two requests of one session may read it at the same time: this
+    table makes each nonce single use."""
     __tablename__ = "eid_spent_challenge"
 
     nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -138,8 +139,8 @@ def start():
             except PinRefused as refused:
                 error, status, unblock = refused.message, 400, refused.unblock
             else:
-                # Recorded only now, so refused attempts store nothing; a
-                # replayed session cookie still cannot log in twice.
+                # Recorded only now, so refused attempts store nothing; two
+                # requests racing with one challenge cannot both log in.
                 if _spend(challenge.hex(), datetime.now(timezone.utc) + CHALLENGE_LIFETIME):
                     return authn.complete(nrn, METHOD)
                 error, status = gettext("La lecture de la carte eID a déjà servi : recommencez l'identification."), 400
