@@ -36,10 +36,10 @@ from fedsim.federation import PROJECT_ROOT, Settings, entities  # noqa: E402
 from fedsim.saml.idp import IdentityProvider  # noqa: E402
 from fedsim.saml.sp import ServiceProvider  # noqa: E402
 from fedsim.saml.state import SamlStateBase  # noqa: E402
-from fedsim.scenario import model  # noqa: E402
-from fedsim.scenario.browser import Browser, WsgiTransport  # noqa: E402
-from fedsim.scenario.runner import Runner  # noqa: E402
-from fedsim.stack import start_in_process  # noqa: E402
+from fedsim_harness.scenario import model  # noqa: E402
+from fedsim_harness.scenario.browser import Browser, WsgiTransport  # noqa: E402
+from fedsim_harness.scenario.runner import Runner  # noqa: E402
+from fedsim_harness.stack import start_in_process  # noqa: E402
 from modigia_sp.models import Base as ModigiaBase  # noqa: E402
 from monespace.models import Account  # noqa: E402
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fedsim.scenario import model
-from fedsim.scenario.browser import Browser, WsgiTransport
-from fedsim.scenario.runner import Runner
-from fedsim.stack import Federation, start_in_process
+from fedsim_harness.scenario import model
+from fedsim_harness.scenario.browser import Browser, WsgiTransport
+from fedsim_harness.scenario.runner import Runner
+from fedsim_harness.stack import Federation, start_in_process
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

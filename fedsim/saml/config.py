@@ -15,7 +15,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from fedsim import certs
 from fedsim.federation import Entity
-from fedsim import xmlsec_backend
+from fedsim.saml import xmlsec_backend
 from fedsim.saml import timing
 
 ATTRIBUTE_MAPS = str(Path(__file__).parent / "attributemaps")

@@ -44,7 +44,7 @@ from lxml import etree
 from fedsim import clock
 from fedsim.saml.errors import AuthnContextUnavailable, IdpStatus, NameIdPolicyRefused, PassiveUnavailable, SamlRefused
 from fedsim.saml import schema
-from fedsim.xmlsec_backend import SignatureRefused, parse_document, verify_enveloped
+from fedsim.saml.xmlsec_backend import SignatureRefused, parse_document, verify_enveloped
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"

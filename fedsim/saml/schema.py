@@ -18,7 +18,7 @@ same namespace → file map as ``saml2.xml.schema``) with a compiled libxml2
 * Failures raise :class:`saml2.xml.schema.XMLSchemaError`, the type pysaml2's
   callers catch, with libxml2's error log in the message.
 
-:func:`install` makes pysaml2 use :func:`validate`; ``fedsim.xmlsec_backend.install()`` calls it.
+:func:`install` makes pysaml2 use :func:`validate`; ``fedsim.saml.xmlsec_backend.install()`` calls it.
 """
 
 from __future__ import annotations

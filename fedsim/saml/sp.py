@@ -23,7 +23,7 @@ from fedsim import clock
 from fedsim.saml import profile
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
-from fedsim.xmlsec_backend import certificate_key
+from fedsim.saml.xmlsec_backend import certificate_key
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fedsim.federation import Settings
-from fedsim.serve import ServedFederation
+from fedsim_harness.serve import ServedFederation
 
 CHROMIUM = os.environ.get("FEDSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

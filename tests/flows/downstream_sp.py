@@ -26,8 +26,8 @@ from fedsim.saml import config as saml_config
 from fedsim.saml.slo import LogoutService, ReceivedLogout
 from fedsim.saml.sp import SamlLogin, ServiceProvider
 from fedsim.saml.state import OutstandingRequest, SamlStateBase
-from fedsim.scenario.browser import Browser, Page, WsgiTransport
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser, Page, WsgiTransport
+from fedsim_harness.stack import Federation
 from fedsim.trust import metadata_xml
 
 EID = "IDENTIFICATION avec un lecteur de cartes eID"

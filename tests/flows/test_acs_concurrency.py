@@ -11,8 +11,8 @@ from werkzeug.test import Client
 
 from fedsim.db import Database
 from fedsim.personas import by_id
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation
 from modigia_sp.models import User
 from test_bad_input import cerbere_answer, log_into_monespace
 

@@ -18,9 +18,9 @@ from werkzeug.test import Client
 import idp_csam
 from fedsim.db import Database
 from fedsim.personas import Persona, by_id
-from fedsim.scenario.browser import Browser, Page
+from fedsim_harness.scenario.browser import Browser, Page
 from fedsim.sessions import StoredSession
-from fedsim.stack import Federation
+from fedsim_harness.stack import Federation
 from idp_csam.models import EidCard
 from monespace.models import Account
 

@@ -19,8 +19,8 @@ from fedsim import trust
 from fedsim.federation import Settings, entities
 from fedsim.personas import Persona, by_id
 from fedsim.saml import config as saml_config
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation, start_in_process
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation, start_in_process
 from fedsim.trust import MetadataUnavailable
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion",

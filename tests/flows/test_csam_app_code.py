@@ -11,8 +11,8 @@ import pyotp
 import pytest
 from freezegun import freeze_time
 
-from fedsim.scenario.browser import Browser, Page, WsgiTransport
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser, Page, WsgiTransport
+from fedsim_harness.stack import Federation
 from idp_csam.methods.app_code import REUSED, WRONG_CODE, WRONG_FORMAT, CodeRefused, check_code
 
 LABEL = "IDENTIFICATION avec un code de sécurité via une application mobile"
@@ -204,7 +204,7 @@ def test_check_code_refuses_reuse_and_bad_format() -> None:
 # -- the scenario runner's « totp » action --------------------------------------
 
 def test_totp_scenario_step_needs_a_field(tmp_path) -> None:
-    from fedsim.scenario.model import ScenarioError, load
+    from fedsim_harness.scenario.model import ScenarioError, load
     path = tmp_path / "bad.yaml"
     path.write_text("persona: jean\nsteps:\n  - {guide: G06, totp: {secret_from_page: 'x'}}\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="'totp' needs"):
@@ -213,8 +213,8 @@ def test_totp_scenario_step_needs_a_field(tmp_path) -> None:
 
 def test_totp_scenario_step_without_a_secret_fails_clearly(federation: Federation, browser: Browser,
                                                            tmp_path) -> None:
-    from fedsim.scenario.model import load
-    from fedsim.scenario.runner import Runner
+    from fedsim_harness.scenario.model import load
+    from fedsim_harness.scenario.runner import Runner
     path = tmp_path / "no-secret.yaml"
     path.write_text("persona: jean\nsteps:\n"
                     "  - {guide: G01, open: 'monespace:/'}\n"

@@ -11,8 +11,8 @@ from werkzeug.test import Client
 
 from fedsim.db import Database
 from fedsim.personas import Persona, by_id
-from fedsim.scenario.browser import Browser, Page
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser, Page
+from fedsim_harness.stack import Federation
 from idp_csam.eid import load_cards
 from idp_csam.models import EidCard
 

@@ -129,7 +129,7 @@ def test_no_pending_code_says_so(federation, browser):
 
 
 def test_the_code_is_bound_to_this_browser(federation, browser):
-    from fedsim.scenario.browser import Browser, WsgiTransport
+    from fedsim_harness.scenario.browser import Browser, WsgiTransport
     persona = _password_step(browser, federation)
     [code] = _codes(federation, persona.email)
     other = Browser(WsgiTransport(federation.wsgi_by_netloc()))

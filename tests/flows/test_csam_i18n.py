@@ -10,8 +10,8 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation
 
 EID_FR = "IDENTIFICATION avec un lecteur de cartes eID"
 EID_NL = "AANMELDEN met een eID-kaartlezer"

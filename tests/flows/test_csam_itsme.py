@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from freezegun import freeze_time
 
-from fedsim.scenario.browser import Browser, WsgiTransport
-from fedsim.stack import Federation
+from fedsim_harness.scenario.browser import Browser, WsgiTransport
+from fedsim_harness.stack import Federation
 
 ITSME = "IDENTIFICATION via itsme"
 JEAN_PHONE, JEAN_CODE = "0471 23 45 67", "25836"

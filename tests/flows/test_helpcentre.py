@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from fedsim.scenario.browser import Browser
+from fedsim_harness.scenario.browser import Browser
 from monespace import guide as guide_module
 from monespace.guide import GUIDE_FILE, build_pdf, load_guide
 

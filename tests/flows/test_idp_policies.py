@@ -27,8 +27,8 @@ from fedsim.federation import entities
 from fedsim.personas import Persona, by_id
 from fedsim.saml import redirect
 from fedsim.saml.errors import NameIdPolicyRefused, PassiveUnavailable
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation, start_in_process
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation, start_in_process
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"

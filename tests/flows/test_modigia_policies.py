@@ -11,7 +11,7 @@ import modigia_sp
 from downstream_sp import eid_login
 from fedsim.db import Database
 from fedsim.personas import by_id
-from fedsim.scenario.browser import Browser, WsgiTransport
+from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from modigia_sp.catalogue import DATA
 from modigia_sp.models import PolicyAcceptance
 

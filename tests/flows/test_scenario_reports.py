@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from fedsim.scenario import model, report
-from fedsim.scenario.runner import Runner
+from fedsim_harness.scenario import model, report
+from fedsim_harness.scenario.runner import Runner
 
 FAILING = """
 name: wrong-expectation
@@ -73,7 +73,7 @@ def test_every_shipped_scenario_loads_and_names_guide_steps():
 def test_advance_clock_moves_the_shared_clock_in_process_only(tmp_path: Path, federation, browser):
     import os
 
-    from fedsim.scenario.browser import Browser, HttpTransport
+    from fedsim_harness.scenario.browser import Browser, HttpTransport
 
     path = tmp_path / "clock.yaml"
     path.write_text("name: clock\nsteps:\n  - {guide: G01, open: 'monespace:/'}\n"

@@ -20,9 +20,9 @@ from fedsim.db import Database
 from fedsim.personas import Persona, by_id
 from fedsim.purge import GRACE
 from fedsim.saml.state import REPLAY_WINDOW, OutstandingRequest, PendingAuthn, SeenAssertion
-from fedsim.scenario.browser import Browser, WsgiTransport
+from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from fedsim.sessions import ID_FORMAT, SERIALIZER, StoredSession, hash_id
-from fedsim.stack import Federation, create_apps
+from fedsim_harness.stack import Federation, create_apps
 from idp_csam.itsme_op import ItsmeAccessToken, ItsmeAssertionJti, ItsmeAuthorization, ItsmePhone
 from idp_csam.methods.email_code import EmailCodeChallenge
 from modigia_sp.models import User

@@ -21,8 +21,8 @@ from fedsim.db import Database
 from fedsim.federation import entities
 from fedsim.personas import Persona, by_id
 from fedsim.saml.slo import LogoutService, ReceivedLogout
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation, start_in_process
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation, start_in_process
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 UNKNOWN_PRINCIPAL = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"

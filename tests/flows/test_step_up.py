@@ -20,8 +20,8 @@ from fedsim.federation import entities
 from fedsim.personas import Persona, by_id
 from fedsim.saml.errors import AuthnContextUnavailable
 from fedsim.saml.state import OutstandingRequest
-from fedsim.scenario.browser import Browser
-from fedsim.stack import Federation, start_in_process
+from fedsim_harness.scenario.browser import Browser
+from fedsim_harness.stack import Federation, start_in_process
 from monespace import identity
 
 L200, L400, L450, L500 = (f"urn:be:fedict:iam:fas:Level{n}" for n in (200, 400, 450, 500))

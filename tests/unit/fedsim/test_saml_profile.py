@@ -19,7 +19,7 @@ from fedsim.federation import Settings, entities
 from fedsim.saml.errors import AuthnContextUnavailable, IdpStatus, SamlRefused
 from fedsim.saml.idp import IdentityProvider
 from fedsim.saml.sp import ServiceProvider
-from fedsim.xmlsec_backend import sign_enveloped, signing_key
+from fedsim.saml.xmlsec_backend import sign_enveloped, signing_key
 from test_saml_sp import NS, Stored, answer, decode, encode, refused, start, stored
 
 SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"

@@ -34,7 +34,7 @@ from saml2.s_utils import success_status_factory
 from saml2.time_util import instant
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from fedsim import xmlsec_backend as xb
+from fedsim.saml import xmlsec_backend as xb
 from fedsim.saml import schema as fs_schema
 from fedsim.saml.schema import XMLSchemaError
 

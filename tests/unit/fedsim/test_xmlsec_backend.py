@@ -1,4 +1,4 @@
-"""Tests for fedsim.xmlsec_backend: the in-process python-xmlsec pysaml2 crypto backend."""
+"""Tests for fedsim.saml.xmlsec_backend: the in-process python-xmlsec pysaml2 crypto backend."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from saml2.s_utils import Unsupported, success_status_factory
 from saml2.time_util import instant
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
-from fedsim import xmlsec_backend as xb
+from fedsim.saml import xmlsec_backend as xb
 
 with warnings.catch_warnings():  # saml2.cryptography.symmetric touches cryptography's deprecated CFB mode
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)

@@ -16,7 +16,7 @@ from jose import jwe, jwt
 
 from fedsim import clock
 from fedsim.db import Database
-from fedsim.stack import start_in_process
+from fedsim_harness.stack import start_in_process
 from idp_csam import itsme_op
 from idp_csam.methods import itsme
 

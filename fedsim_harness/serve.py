@@ -14,7 +14,7 @@ from fedsim import trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
-from fedsim.stack import APP_NAMES, create_apps, mailbox_sessions
+from fedsim_harness.stack import APP_NAMES, create_apps, mailbox_sessions
 
 BIND_HOST = "127.0.0.1"
 

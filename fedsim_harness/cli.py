@@ -14,9 +14,9 @@ import click
 from fedsim import personas as persona_data
 from fedsim import trust
 from fedsim.federation import PROJECT_ROOT, Settings
-from fedsim.scenario import model, report
-from fedsim.scenario.browser import Browser, HttpTransport, WsgiTransport
-from fedsim.scenario.runner import Runner
+from fedsim_harness.scenario import model, report
+from fedsim_harness.scenario.browser import Browser, HttpTransport, WsgiTransport
+from fedsim_harness.scenario.runner import Runner
 
 SCENARIOS = PROJECT_ROOT / "scenarios"
 
@@ -42,7 +42,7 @@ def cli(ctx: click.Context) -> None:
 @click.pass_obj
 def up(settings: Settings) -> None:
     """Start the whole federation (Ctrl-C stops it)."""
-    from fedsim.serve import PortTaken, ServedFederation
+    from fedsim_harness.serve import PortTaken, ServedFederation
 
     served = ServedFederation(settings)
     try:
@@ -120,7 +120,7 @@ def scenario_run(settings: Settings, names: tuple[str, ...], running: bool, juni
                                                         ("monespace", "idp_csam", "modigia_sp", "mailbox")})
             results.append(runner.run(sc))
     else:
-        from fedsim.stack import start_in_process
+        from fedsim_harness.stack import start_in_process
         for sc in chosen:
             with TemporaryDirectory(prefix="fedsim-") as tmp:
                 fed = start_in_process(Path(tmp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from fedsim.scenario.runner import ScenarioResult
+from fedsim_harness.scenario.runner import ScenarioResult
 
 
 def text(results: list[ScenarioResult]) -> str:

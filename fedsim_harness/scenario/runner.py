@@ -11,8 +11,8 @@ from urllib.parse import urlencode, urljoin
 import pyotp
 
 from fedsim import clock, personas
-from fedsim.scenario.browser import Browser, BrowserError, WsgiTransport
-from fedsim.scenario.model import Scenario, Step
+from fedsim_harness.scenario.browser import Browser, BrowserError, WsgiTransport
+from fedsim_harness.scenario.model import Scenario, Step
 
 
 @dataclass

@@ -346,7 +346,7 @@ def security_context(conf: Any) -> sigver.SecurityContext | None:
 
 
 def _xmlsec1_disabled(*args: Any, **kwargs: Any) -> NoReturn:
-    raise sigver.SigverError("the xmlsec1 binary is disabled: fedsim.xmlsec_backend.install() is in effect")
+    raise sigver.SigverError("the xmlsec1 binary is disabled: fedsim.saml.xmlsec_backend.install() is in effect")
 
 
 # Every pysaml2 module that does ``from saml2.sigver import security_context``.
