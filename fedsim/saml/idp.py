@@ -78,9 +78,31 @@ class Answer(PostForm):
     session_index: str = ""
 
 
+class NoAssertionStore:
+    """pysaml2's IdP keeps every assertion it issues in a process-global dict
+    (``saml2.sdb.SessionStorage``) for the assertion-ID-request and
+    authn-query services, which this federation does not offer: in a
+    long-running IdP it grows without bound. What an IdP must remember of a
+    login (NameID, SessionIndex, for Single Logout) lives in its server-side
+    session instead; this store keeps nothing."""
+
+    def store_assertion(self, assertion, to_sign) -> None:  # noqa: ANN001 - pysaml2's interface
+        return None
+
+    def get_assertion(self, cid):  # noqa: ANN001, ANN201
+        raise KeyError(cid)
+
+    def get_authn_statements(self, name_id, session_index=None, requested_context=None) -> list:  # noqa: ANN001
+        return []
+
+    def remove_authn_statements(self, name_id) -> None:  # noqa: ANN001
+        return None
+
+
 class IdentityProvider:
     def __init__(self, config: Config, *, pending_lifetime: timedelta = timedelta(minutes=30)) -> None:
         self.server = Server(config=config)
+        self.server.session_db = NoAssertionStore()
         self.pending_lifetime = pending_lifetime
 
     @property
@@ -205,7 +227,17 @@ class IdentityProvider:
             raise SamlRefused("La demande d'authentification a expiré : recommencez depuis le service.")
         data = json.loads(row.payload)
         data["requested_contexts"] = tuple(data["requested_contexts"])
-        return AuthnRequestInfo(**data)
+        info = AuthnRequestInfo(**data)
+        if info.sp_entity_id not in self.server.metadata.service_providers():  # its registry changed since
+            raise SamlRefused(f"Service inconnu : {info.sp_entity_id[:200]} n'est plus enregistré auprès de ce "
+                              "fournisseur d'identité.")
+        return info
+
+    def requested_attributes(self, sp_entity_id: str) -> set[str]:
+        """The Names of the RequestedAttributes of the SP's metadata
+        (AttributeConsumingService, required or not); empty when it lists none."""
+        wanted = self.server.metadata.attribute_requirement(sp_entity_id) or {}  # None: an unknown SP
+        return {attribute["name"] for kind in ("required", "optional") for attribute in wanted.get(kind) or []}
 
     def mark_answered(self, db: Session, key: str) -> None:
         row = db.get(PendingAuthn, key)
