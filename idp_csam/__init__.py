@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from fedsim import keys, personas, purge, sessions
+from fedsim import health, keys, personas, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.saml.idp import IdentityProvider
+from fedsim.saml import registry as sp_registry
 from fedsim.saml.slo import LogoutService
 from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt("idp_csam.methods.eidas.assertion_consumer")  # the eIDAS node's cross-site SAML POST
     app.register_blueprint(itsme_op.bp)
     app.register_blueprint(bel.bp)  # foreign nationals at a Bureau d'Enregistrement Local (G20)
+    health.init_app(app)  # GET /health, for `fedsim wait` and CI
     return app
 
 
@@ -66,7 +68,9 @@ def configure_methods(app: Flask, methods) -> None:  # noqa: ANN001 - tuple[Meth
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:
-    idp = IdentityProvider(entity_config(settings, "csam-idp"))
+    idp_config = entity_config(settings, "csam-idp")
+    sp_registry.init_app(app, "csam", idp_config, settings.instance_dir)  # Mon Espace + the folder, followed
+    idp = IdentityProvider(idp_config)
     app.extensions["idp_csam.idp"] = idp
     app.extensions["idp_csam.slo"] = LogoutService(idp.server)
     app.extensions["idp_csam.metadata"] = metadata_xml(entities(settings)["csam-idp"], settings.certs_dir)

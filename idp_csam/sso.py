@@ -2,7 +2,9 @@
 person has authenticated with one of the methods (or silently from a live
 single sign-on session, idp_csam.sso_session), and Single Logout.
 ForceAuthn: the person authenticates after the request arrived; IsPassive:
-no page is shown, a request that would need one is answered NoPassive."""
+no page is shown, a request that would need one is answered NoPassive.
+CSAM answers Mon Espace and every SP of its registry (fedsim.saml.registry);
+the national register number (egovNRN) only goes to SPs that request it."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
@@ -18,6 +20,8 @@ from idp_csam.authn import meets
 from idp_csam.models import Citizen
 
 bp = Blueprint("sso", __name__)
+
+NRN = "egovNRN"  # the national register number: only to SPs that request it
 
 
 def _levels() -> set[str]:
@@ -93,12 +97,12 @@ def answer():
         return _no_authn_context(info)
     form = idp.respond(
         info, subject=pairwise_id(keys.key("pairwise"), citizen.fedid, info.sp_entity_id),
-        attributes={
+        attributes=_released(idp, info.sp_entity_id, {
             "egovNRN": [citizen.nrn], "givenName": [citizen.given_name], "surname": [citizen.surname],
             "mail": [citizen.email], "PrefLanguage": [citizen.language],
             "urn:be:fedict:iam:attr:fedid": [citizen.fedid],
             "urn:be:fedict:iam:attr:authenticationmethod": [auth["method"]],
-        },
+        }),
         authn_context=auth["level"], authn_instant=sso_session.authenticated_at(auth),
         session_index=sso_session.session_index(session),
         session_not_on_or_after=sso_session.ends_at(auth, lifetime))
@@ -106,6 +110,16 @@ def answer():
     idp.mark_answered(db, key)
     session.pop("pending_authn", None)
     return post_form(form)
+
+
+def _released(idp: IdentityProvider, sp_entity_id: str, attributes: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The national register number goes only to an SP whose metadata asks
+    for it (a RequestedAttribute named egovNRN). The rest, as pysaml2's
+    policy filters it: an SP listing RequestedAttributes gets those of them
+    CSAM has; one listing none gets every attribute but egovNRN."""
+    if NRN in idp.requested_attributes(sp_entity_id):
+        return attributes
+    return {name: values for name, values in attributes.items() if name != NRN}
 
 
 @bp.get("/saml/slo")

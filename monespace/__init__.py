@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from fedsim import keys, personas, purge, sessions
+from fedsim import health, keys, personas, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.mail import Mailer
 from fedsim.saml.idp import IdentityProvider
 from fedsim.saml.sp import ServiceProvider
+from fedsim.saml import registry as sp_registry
 from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
@@ -45,15 +46,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     logout.install_idle_timeout(app)
     for blueprint in (portal.bp, auth.bp, account.bp, cerbere.bp, logout.bp, helpcentre.bp):
         app.register_blueprint(blueprint)
+    health.init_app(app)  # GET /health, for `fedsim wait` and CI
     return app
 
 
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
     sp = ServiceProvider(entity_config(settings, "monespace-sp"), idp_entity_id=table["csam-idp"].entity_id)
-    registry_files, registry_urls = cerbere.sp_registry(app)
-    cerbere_idp = IdentityProvider(entity_config(settings, "cerbere-idp", extra_metadata_files=registry_files,
-                                                 metadata_urls=registry_urls))
+    cerbere_config = entity_config(settings, "cerbere-idp")
+    sp_registry.init_app(app, "cerbere", cerbere_config, settings.instance_dir)  # Modigia + the folder, followed
+    cerbere_idp = IdentityProvider(cerbere_config)
     app.extensions["monespace.sp"] = sp
     app.extensions["monespace.sp_slo"] = LogoutService(sp.client)
     app.extensions["monespace.cerbere"] = cerbere_idp

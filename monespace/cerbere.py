@@ -1,24 +1,22 @@
 """Cerbère Citoyen, the FWB identity provider hosted by Mon Espace. It answers
-downstream SPs (Modigia, and every SP of its registry) from the Mon Espace
-session, sending the person to CSAM first when needed: when nobody is logged
-in, when the SP asks for a level of assurance (RequestedAuthnContext) the
-session does not meet, or when it asks for a new authentication (ForceAuthn:
-CSAM is asked with ForceAuthn too, and Cerbère answers only from that fresh
-login). IsPassive: no page is shown; without a Mon Espace session CSAM is
-asked passively, and whatever would need a page is answered NoPassive."""
+downstream SPs (Modigia, and every SP of its registry, fedsim.saml.registry,
+which may change while it runs) from the Mon Espace session, sending the
+person to CSAM first when needed: when nobody is logged in, when the SP asks
+for a level of assurance (RequestedAuthnContext) the session does not
+meet, or when it asks for a new authentication (ForceAuthn: CSAM is asked
+with ForceAuthn too, and Cerbère answers only from that fresh login).
+IsPassive: no page is shown; without a Mon Espace session CSAM is asked
+passively, and whatever would need a page is answered NoPassive."""
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from saml2 import BINDING_HTTP_REDIRECT
 
 from fedsim import clock, keys
 from fedsim.db import Database
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, pairwise_id
-from fedsim.trust import MetadataUnavailable
 from fedsim.web import plain, post_form
 from monespace import session as who_is
 from monespace.identity import satisfies, upstream_levels_for
@@ -45,25 +43,6 @@ FLOW_KEYS = ("cerbere_pending", ASKED_CSAM, CSAM_REFUSED, ASKED_PASSIVELY, CSAM_
 
 def _idp() -> IdentityProvider:
     return current_app.extensions["monespace.cerbere"]
-
-
-def sp_registry(app: Flask) -> tuple[list[Path], list[str]]:
-    """The downstream SPs Cerbère trusts besides the built-in ones: every
-    ``*.xml`` metadata file in CERBERE_SP_METADATA_DIR (env
-    MONESPACE_SP_METADATA_DIR, default ``<instance>/sp-metadata``, made if
-    missing) and every URL in CERBERE_SP_METADATA_URLS (env
-    MONESPACE_SP_METADATA_URLS, comma-separated)."""
-    configured = app.config.get("CERBERE_SP_METADATA_DIR") or os.environ.get("MONESPACE_SP_METADATA_DIR")
-    folder = Path(configured) if configured else Path(app.instance_path) / "sp-metadata"
-    if not configured:
-        folder.mkdir(parents=True, exist_ok=True)
-    elif not folder.is_dir():
-        raise MetadataUnavailable(f"Le dossier de métadonnées des services de Cerbère n'existe pas : {folder} "
-                                  "(CERBERE_SP_METADATA_DIR / MONESPACE_SP_METADATA_DIR).")
-    urls = app.config.get("CERBERE_SP_METADATA_URLS") or os.environ.get("MONESPACE_SP_METADATA_URLS", "")
-    if isinstance(urls, str):
-        urls = urls.split(",")
-    return sorted(folder.glob("*.xml")), [u.strip() for u in urls if u.strip()]
 
 
 @bp.get("/metadata")
@@ -149,7 +128,10 @@ def _upstream_authn_instant() -> datetime | None:
 def _has_logout_endpoint(sp_entity_id: str) -> bool:
     """Does the SP's metadata declare an HTTP-Redirect SingleLogoutService?
     (Read from the metadata directly: pysaml2's lookup logs an error when not.)"""
-    descriptors = _idp().server.metadata[sp_entity_id].get("spsso_descriptor", [])
+    try:
+        descriptors = _idp().server.metadata[sp_entity_id].get("spsso_descriptor", [])
+    except KeyError:  # removed from the registry meanwhile
+        return False
     return any(service.get("binding") == BINDING_HTTP_REDIRECT
                for descriptor in descriptors for service in descriptor.get("single_logout_service", []))
 

@@ -27,6 +27,15 @@ EIDAS_ATTRIBUTES = {  # local (friendly) name -> required
     "PersonIdentifier": True, "CurrentFamilyName": True, "CurrentGivenName": True, "DateOfBirth": True,
     "BirthName": False, "PlaceOfBirth": False, "CurrentAddress": False, "Gender": False,
 }
+# What an SP of the federation asks its IdP for in its metadata
+# (md:AttributeConsumingService, NameFormat basic): (required, optional).
+# CSAM releases the national register number (egovNRN) only to an SP whose
+# metadata requests it.
+REQUESTED_ATTRIBUTES = {
+    "monespace-sp": (("egovNRN", "givenName", "surname"),
+                     ("mail", "PrefLanguage", "urn:be:fedict:iam:attr:fedid",
+                      "urn:be:fedict:iam:attr:authenticationmethod")),
+}
 # Private key of config_dict's result (popped by ``load``): add the eIDAS
 # attribute converter to the loaded configuration.
 _EIDAS_FLAG = "fedsim_eidas"
@@ -94,6 +103,9 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
             "requested_attribute_name_format": NAME_FORMAT_BASIC,
             **algorithms,
         }}
+    if entity.name in REQUESTED_ATTRIBUTES and not eidas:
+        required, optional = REQUESTED_ATTRIBUTES[entity.name]
+        service["sp"].update({"required_attributes": list(required), "optional_attributes": list(optional)})
     if eidas and entity.role == "idp":
         service["idp"]["policy"]["default"]["name_form"] = NAME_FORMAT_URI
     elif eidas:

@@ -1,7 +1,9 @@
 """Cerbère serves the SPs of its registry like Modigia: any SP whose metadata
 file is dropped in the registry folder, or whose metadata URL is listed, with
 no code change. An SP outside the registry is refused; a registry source that
-cannot be used stops Mon Espace at startup with a message naming it."""
+cannot be used is skipped, reported with a reason naming it, and Mon Espace
+starts all the same (tests/flows/test_sp_registry_live.py: changes while it
+runs)."""
 from __future__ import annotations
 
 import base64
@@ -19,9 +21,9 @@ from fedsim import trust
 from fedsim.federation import Settings, entities
 from fedsim.personas import Persona, by_id
 from fedsim.saml import config as saml_config
+from fedsim.saml.registry import EXTENSION, SkippedSource
 from fedsim_harness.scenario.browser import Browser
 from fedsim_harness.stack import Federation, start_in_process
-from fedsim.trust import MetadataUnavailable
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
       "ds": "http://www.w3.org/2000/09/xmldsig#"}
@@ -195,20 +197,25 @@ def _settings(tmp_path: Path) -> Settings:
     return settings
 
 
-def _start_monespace(settings: Settings, **config) -> None:  # noqa: ANN003
-    monespace.create_app({"FEDSIM_SETTINGS": settings, "TESTING": True, **config})
+def _start_monespace(settings: Settings, **config) -> SkippedSource:  # noqa: ANN003
+    """Mon Espace starts; the one source its registry skips, and why."""
+    app = monespace.create_app({"FEDSIM_SETTINGS": settings, "TESTING": True, **config})
+    state = app.extensions[EXTENSION].state
+    modigia = entities(settings)["modigia-sp"].entity_id
+    assert [sp.entity_id for sp in state.sps] == [modigia], "only the built-in SP is served"
+    assert len(state.skipped) == 1, state.skipped
+    return state.skipped[0]
 
 
-def test_unreachable_metadata_url_stops_startup_naming_it(tmp_path: Path) -> None:
+def test_unreachable_metadata_url_is_skipped_naming_it(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     with _MetadataServer(b"") as served:
         url = served.url
     # the server is closed: nothing listens on that port any more
-    with pytest.raises(MetadataUnavailable) as refused:
-        _start_monespace(settings, CERBERE_SP_METADATA_URLS=f" {url} ")
-    message = str(refused.value)
-    assert f"Impossible de charger l'URL de métadonnées {url} :" in message
-    assert "Connection" in message and refused.value.__cause__ is None
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_URLS=f" {url} ")
+    assert skipped.source == url
+    assert f"Impossible de charger l'URL de métadonnées {url} :" in skipped.reason
+    assert "Connection" in skipped.reason
 
 
 @pytest.mark.parametrize("status, body, expected", [
@@ -216,38 +223,39 @@ def test_unreachable_metadata_url_stops_startup_naming_it(tmp_path: Path) -> Non
     (200, b"<html><body>pas du SAML", "Failed to parse remote metadata"),
     (200, b"<x>du XML, mais pas des metadonnees</x>", "ne décrit aucun fournisseur de services"),
 ])
-def test_bad_metadata_url_stops_startup_naming_it(tmp_path: Path, status: int, body: bytes, expected: str) -> None:
+def test_bad_metadata_url_is_skipped_naming_it(tmp_path: Path, status: int, body: bytes, expected: str) -> None:
     settings = _settings(tmp_path)
-    with _MetadataServer(body, status) as served, pytest.raises(MetadataUnavailable) as refused:
-        _start_monespace(settings, CERBERE_SP_METADATA_URLS=served.url)
-    assert served.url in str(refused.value) and expected in str(refused.value), str(refused.value)
+    with _MetadataServer(body, status) as served:
+        skipped = _start_monespace(settings, CERBERE_SP_METADATA_URLS=served.url)
+    assert skipped.source == served.url
+    assert served.url in skipped.reason and expected in skipped.reason, skipped.reason
 
 
-def test_bad_metadata_files_stop_startup_naming_them(tmp_path: Path) -> None:
+def test_bad_metadata_files_are_skipped_naming_them(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "notes.txt").write_text("ignored: only *.xml files are read")
     broken = folder / "broken.xml"
     broken.write_text("<md:EntityDescriptor")
-    with pytest.raises(MetadataUnavailable, match=f"le fichier de métadonnées {broken} :"):
-        _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    assert skipped.source == str(broken) and f"le fichier de métadonnées {broken} :" in skipped.reason
 
     # a copy of Modigia's metadata: the entity is already known
     broken.unlink()
     modigia = saml_config.metadata_file(settings.certs_dir, entities(settings)["modigia-sp"])
     copy = folder / "copy.xml"
     copy.write_bytes(modigia.read_bytes())
-    with pytest.raises(MetadataUnavailable, match="déjà déclarée par le fichier de métadonnées"):
-        _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    assert "déjà déclarée par le fichier de métadonnées" in skipped.reason, skipped.reason
 
     # an IdP's metadata: no service provider in it
     copy.write_bytes(saml_config.metadata_file(settings.certs_dir, entities(settings)["csam-idp"]).read_bytes())
-    with pytest.raises(MetadataUnavailable, match="ne décrit aucun fournisseur de services"):
-        _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    assert "ne décrit aucun fournisseur de services" in skipped.reason, skipped.reason
 
-    with pytest.raises(MetadataUnavailable, match="n'existe pas"):
-        _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(tmp_path / "nowhere"))
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(tmp_path / "nowhere"))
+    assert "n'existe pas" in skipped.reason and "MONESPACE_SP_METADATA_DIR" in skipped.reason
 
 
 MD = {"md": "urn:oasis:names:tc:SAML:2.0:metadata"}
@@ -257,7 +265,7 @@ MD = {"md": "urn:oasis:names:tc:SAML:2.0:metadata"}
     ("//md:KeyDescriptor", "ne publie aucun certificat de signature"),
     ("//md:AssertionConsumerService", "aucun AssertionConsumerService avec le binding HTTP-POST"),
 ])
-def test_sp_metadata_cerbere_cannot_use_stops_startup(tmp_path: Path, change: str, expected: str) -> None:
+def test_sp_metadata_cerbere_cannot_use_is_skipped(tmp_path: Path, change: str, expected: str) -> None:
     settings = _settings(tmp_path)
     folder = tmp_path / "sp-metadata"
     path = publish(sp_entity("labo-sp"), tmp_path / "sp-certs", folder)
@@ -268,15 +276,16 @@ def test_sp_metadata_cerbere_cannot_use_stops_startup(tmp_path: Path, change: st
         else:
             element.getparent().remove(element)
     path.write_bytes(etree.tostring(root))
-    with pytest.raises(MetadataUnavailable, match=expected) as refused:
-        _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
-    assert str(path) in str(refused.value) and "http://localhost:5999/saml/metadata" in str(refused.value)
+    skipped = _start_monespace(settings, CERBERE_SP_METADATA_DIR=str(folder))
+    assert expected in skipped.reason, skipped.reason
+    assert str(path) in skipped.reason and "http://localhost:5999/saml/metadata" in skipped.reason
 
 
 def test_default_registry_folder_is_made_in_the_instance(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    _start_monespace(settings)
+    app = monespace.create_app({"FEDSIM_SETTINGS": settings, "TESTING": True})
     assert (settings.instance_dir / "monespace" / "sp-metadata").is_dir()
+    assert app.extensions[EXTENSION].state.skipped == ()
 
 
 def test_sp_listing_requested_attributes_gets_those_it_lists(tmp_path: Path, jean: Persona) -> None:
