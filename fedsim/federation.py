@@ -22,6 +22,10 @@ class Settings:
     smtp_port: int = 2525
     certs_dir: Path = PROJECT_ROOT / "certs"
     instance_dir: Path = PROJECT_ROOT / "instance"
+    # The address the servers listen on (FEDSIM_BIND): loopback only by
+    # default; "0.0.0.0" to be reached from other containers. Public URLs
+    # still come from ``host`` and the ports.
+    bind: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -35,6 +39,7 @@ class Settings:
             host=env.get("FEDSIM_HOST", defaults.host),
             certs_dir=Path(env.get("FEDSIM_CERTS_DIR", defaults.certs_dir)),
             instance_dir=Path(env.get("FEDSIM_INSTANCE_DIR", defaults.instance_dir)),
+            bind=env.get("FEDSIM_BIND", defaults.bind),
             **ints,
         )
 

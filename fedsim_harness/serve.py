@@ -1,6 +1,11 @@
 """Serving the federation on real ports: each app in its own threaded WSGI
 server, plus the SMTP sink and the web mailbox. Used by ``fedsim up`` and by
-the browser tests."""
+the browser tests.
+
+The web servers listen on ``settings.bind`` (FEDSIM_BIND, loopback by
+default); the SMTP sink always on loopback (only the apps of this process
+send to it). Each app answers ``GET /health``; the mailbox's also checks
+every app's database and the SMTP sink (``fedsim wait`` polls them)."""
 from __future__ import annotations
 
 import errno
@@ -8,19 +13,29 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from fedsim import trust
+from fedsim import health, trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
+from fedsim_harness import admin, admin_sps
+from fedsim_harness.daemon import LABELS
+from fedsim_harness.reset import FederationSnapshot
 from fedsim_harness.stack import APP_NAMES, create_apps, mailbox_sessions
 
-BIND_HOST = "127.0.0.1"
+SMTP_HOST = "127.0.0.1"  # where the SMTP sink listens, whatever FEDSIM_BIND says
+PORT_VARIABLES = {"monespace": "FEDSIM_MONESPACE_PORT", "idp_csam": "FEDSIM_CSAM_PORT",
+                  "modigia_sp": "FEDSIM_MODIGIA_PORT", "mailbox": "FEDSIM_MAILBOX_PORT", "smtp": "FEDSIM_SMTP_PORT"}
 
 
-class PortTaken(RuntimeError):
-    pass
+class CannotListen(RuntimeError):
+    """A server cannot listen where it should; the message says why and what to change."""
+
+
+class PortTaken(CannotListen):
+    """A port the federation needs is in use; the message names it and the variable to change."""
 
 
 def ports(settings: Settings) -> dict[str, int]:
@@ -30,18 +45,47 @@ def ports(settings: Settings) -> dict[str, int]:
 
 def check_ports(settings: Settings) -> None:
     """Refuse to start when any port is taken, naming it and how to change it."""
-    env = {"monespace": "FEDSIM_MONESPACE_PORT", "idp_csam": "FEDSIM_CSAM_PORT",
-           "modigia_sp": "FEDSIM_MODIGIA_PORT", "mailbox": "FEDSIM_MAILBOX_PORT", "smtp": "FEDSIM_SMTP_PORT"}
     for name, port in ports(settings).items():
-        with socket.socket() as probe:
+        address = SMTP_HOST if name == "smtp" else settings.bind
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind((BIND_HOST, port))
+                probe.bind((address, port))
             except OSError as exc:
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                    raise PortTaken(f"Le port {port} ({name}) est déjà utilisé. Arrêtez le programme qui "
-                                    f"l'occupe, ou choisissez un autre port : {env[name]}=<port>.") from None
-                raise
+                raise cannot_listen(exc, name, address, port) from None
+
+
+def cannot_listen(exc: OSError, name: str, address: str, port: int) -> CannotListen:
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return PortTaken(f"Port {port} ({LABELS[name]}) is already in use: stop the program that uses it, "
+                         f"or choose another port with {PORT_VARIABLES[name]}=<port>.")
+    return CannotListen(f"Cannot listen on {address} port {port} ({LABELS[name]}): "
+                        f"{exc.strerror or exc} — check FEDSIM_BIND ({address!r}).")
+
+
+class QuietHealthHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, without a log line for each healthy ``/health`` poll."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code) == "200" and getattr(self, "path", "").partition("?")[0] == "/health":
+            return
+        super().log_request(code, size)
+
+
+def federation_checks(apps: dict[str, Flask], smtp_port: int) -> dict[str, health.Check]:
+    """What the mailbox's ``/health`` checks besides its own database: each
+    app's database and the SMTP sink."""
+    checks = {f"{name} database": health.database(app.extensions["fedsim.db"])
+              for name, app in apps.items() if "fedsim.db" in app.extensions}
+    return {**checks, "smtp": health.smtp(SMTP_HOST, smtp_port)}
+
+
+def serve(app: Flask, bind: str, name: str, port: int) -> BaseWSGIServer:
+    """A threaded server for ``app`` on ``bind:port`` (not yet serving)."""
+    try:
+        return make_server(bind, port, app, threaded=True, request_handler=QuietHealthHandler)
+    except OSError as exc:  # taken since check_ports
+        raise cannot_listen(exc, name, bind, port) from None
 
 
 @dataclass
@@ -50,6 +94,7 @@ class ServedFederation:
     servers: dict[str, BaseWSGIServer] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
     smtp: object = None
+    snapshot: FederationSnapshot | None = None  # its state once built, for ``reset``
 
     @property
     def urls(self) -> dict[str, str]:
@@ -59,19 +104,34 @@ class ServedFederation:
         check_ports(self.settings)
         trust.ensure(self.settings)
         sessions = mailbox_sessions(self.settings)
-        self.smtp = sink.start(sessions, BIND_HOST, self.settings.smtp_port)
+        self.smtp = sink.start(sessions, SMTP_HOST, self.settings.smtp_port)
         apps = create_apps(self.settings, self.settings.smtp_port)
+        self.snapshot = FederationSnapshot.take(apps, sessions)
         apps["mailbox"] = create_mailbox(sessions)
+        admin.install(apps["mailbox"], self.reset)  # POST /admin/reset, from this machine only
+        admin_sps.install(apps["mailbox"], apps)  # GET/POST /admin/sps, from this machine only
+        health.add_checks(apps["mailbox"], federation_checks(apps, self.settings.smtp_port))
         for name, app in apps.items():
-            server = make_server(BIND_HOST, ports(self.settings)[name], app, threaded=True)
+            server = serve(app, self.settings.bind, name, ports(self.settings)[name])
             thread = threading.Thread(target=server.serve_forever, name=f"fedsim-{name}", daemon=True)
             thread.start()
             self.servers[name], self.threads = server, [*self.threads, thread]
         return self
 
+    def reset(self) -> float:
+        """Back to the state it started in (see fedsim_harness.reset); returns the milliseconds it took."""
+        if self.snapshot is None:
+            raise RuntimeError("the federation has not been started: nothing to reset")
+        return self.snapshot.restore()
+
     def stop(self) -> None:
+        # All at once: each server notices within its poll interval (0.5 s).
+        stopping = [threading.Thread(target=server.shutdown) for server in self.servers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join(timeout=5)
         for server in self.servers.values():
-            server.shutdown()
             server.server_close()
         for thread in self.threads:
             thread.join(timeout=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 
-from fedsim import keys, purge, sessions
+from fedsim import health, keys, purge, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.saml.slo import LogoutService
@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_services(app)
     for blueprint in (sso.bp, policies.bp, courses.bp, account.bp):
         app.register_blueprint(blueprint)
+    health.init_app(app)  # GET /health, for `fedsim wait` and CI
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, jsonify, render_template, request
 from sqlalchemy.orm import sessionmaker
 
+from fedsim import health
 from fedsim.mailbox import store
 
 bp = Blueprint("mailbox", __name__, template_folder="templates")
@@ -47,6 +48,7 @@ def create_app(sessions: sessionmaker) -> Flask:
     app = Flask(__name__)
     app.extensions["mailbox.sessions"] = sessions
     app.register_blueprint(bp)
+    health.init_app(app, name="mailbox", checks={"mailbox database": health.database(sessions)})
 
     @app.errorhandler(404)
     def _not_found(exc):  # noqa: ANN001, ANN202
