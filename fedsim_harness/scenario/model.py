@@ -1,16 +1,21 @@
 """The scenario format: YAML files in ``scenarios/``. Each step names the
 guide step it covers (G01…G26), does one action and states what the page
-must then show. See scenarios/README.md."""
+must then show. See scenarios/README.md.
+
+A file is checked against the schema (``fedsim_harness.scenario.schema``)
+before anything runs; the dataclasses below, which the runner reads, are
+built from the validated model."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from pydantic import BaseModel
 
-GUIDE_ID = re.compile(r"^G(0[1-9]|1[0-9]|2[0-6])$")
-ACTIONS = ("open", "click", "submit", "mail_link", "totp", "mail_code", "advance_clock")
+from fedsim_harness.scenario import schema
+from fedsim_harness.scenario.schema import ACTIONS, GUIDE_ID
+
+__all__ = ["ACTIONS", "GUIDE_ID", "Scenario", "ScenarioError", "Step", "find", "load", "load_all"]
 
 
 class ScenarioError(ValueError):
@@ -45,39 +50,27 @@ class Scenario:
         return sorted({g for s in self.steps for g in s.guide})
 
 
-def _step(raw: dict, where: str) -> Step:
-    guide = raw.get("guide")
-    guide = tuple(guide if isinstance(guide, list) else [guide]) if guide else ()
-    if not guide or not all(isinstance(g, str) and GUIDE_ID.match(g) for g in guide):
-        raise ScenarioError(f"{where}: 'guide' must name guide steps G01…G26, got {raw.get('guide')!r}")
-    actions = [a for a in ACTIONS if a in raw]
-    if len(actions) != 1:
-        raise ScenarioError(f"{where}: exactly one action among {', '.join(ACTIONS)} is needed, got {actions}")
-    if actions[0] == "totp" and not (isinstance(raw["totp"], dict) and raw["totp"].get("field")):
-        raise ScenarioError(f"{where}: 'totp' needs {{field: …, secret_from_page: regex}}")
-    expect = raw.get("expect", [])
-    expect = tuple([expect] if isinstance(expect, str) else expect)
-    remember = raw.get("remember", {})
-    if not isinstance(remember, dict) or not all(isinstance(v, str) for v in remember.values()):
-        raise ScenarioError(f"{where}: 'remember' maps names to regular expressions, got {remember!r}")
-    if actions[0] == "mail_code" and not {"to", "field", "pattern"} <= set(dict(raw["mail_code"])):
-        raise ScenarioError(f"{where}: 'mail_code' needs 'to', 'field' and 'pattern'")
-    return Step(guide=guide, say=raw.get("say", ""), action=actions[0], argument=raw[actions[0]],
-                within=raw.get("within"), button=raw.get("button"), repeat=bool(raw.get("repeat")), expect=expect,
-                expect_url=raw.get("expect_url"), expect_status=raw.get("expect_status"),
-                remember=tuple(remember.items()))
+def _step(spec: schema.StepSpec) -> Step:
+    argument = getattr(spec, spec.action)
+    if isinstance(argument, BaseModel):  # mail_link, mail_code, totp: the mapping as written
+        argument = argument.model_dump(exclude_none=True)
+    elif isinstance(argument, dict):
+        argument = dict(argument)
+    return Step(guide=spec.guide, say=spec.say, action=spec.action, argument=argument,
+                within=spec.within, button=spec.button, repeat=spec.repeat, expect=spec.expect,
+                expect_url=spec.expect_url, expect_status=spec.expect_status,
+                remember=tuple(spec.remember.items()))
 
 
 def load(path: Path) -> Scenario:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list):
-        raise ScenarioError(f"{path}: a scenario has 'name', 'persona' (optional) and a list of 'steps'")
-    steps = tuple(_step(s, f"{path.name} step {i}") for i, s in enumerate(raw["steps"], 1))
-    return Scenario(name=raw.get("name", path.stem), title=raw.get("title", ""),
-                    persona=raw.get("persona") or "", steps=steps, path=path)
+    """The scenario of the file ``path``; :class:`ScenarioError` listing every
+    problem of the file (``file:line:column: message``, one a line) when it
+    is not valid."""
+    spec, problems = schema.check(path)
+    if problems or spec is None:
+        raise ScenarioError("\n".join(str(p) for p in problems))
+    return Scenario(name=spec.name or path.stem, title=spec.title, persona=spec.persona or "",
+                    steps=tuple(_step(s) for s in spec.steps), path=path)
 
 
 def find(directory: Path, name: str) -> Scenario:
