@@ -1,6 +1,8 @@
 """Building the whole federation: the three apps, the mail sink and the
 mailbox, for ``fedsim up`` (real ports) and for in-process runs (WSGI, no
-ports but the SMTP sink's)."""
+ports but the SMTP sink's). An in-process federation can be put back to the
+state it was built in (``Federation.reset``), to run scenario after scenario
+on one federation."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,6 +18,8 @@ from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
 from fedsim.mailbox.store import MailboxBase
+from fedsim_harness import admin, admin_sps
+from fedsim_harness.reset import FederationSnapshot
 
 APP_NAMES = ("monespace", "idp_csam", "modigia_sp")
 
@@ -55,6 +59,14 @@ class Federation:
     mailbox: Flask
     smtp: object  # aiosmtpd Controller
     urls: dict[str, str] = field(default_factory=dict)
+    snapshot: FederationSnapshot | None = None  # its state once built and seeded
+
+    def reset(self) -> float:
+        """Back to the state it was built in (see fedsim_harness.reset);
+        returns the milliseconds it took."""
+        if self.snapshot is None:
+            raise RuntimeError("this federation was built without a snapshot: it cannot be reset")
+        return self.snapshot.restore()
 
     def wsgi_by_netloc(self) -> dict[str, Flask]:
         from urllib.parse import urlsplit
@@ -79,5 +91,9 @@ def start_in_process(root: Path, *, testing: bool = True, overrides: dict[str, d
     extra = {"TESTING": testing} if testing else {}
     merged = {name: {**extra, **(overrides or {}).get(name, {})} for name in APP_NAMES}
     apps = create_apps(settings, sink.bound_port(smtp), merged)
-    return Federation(settings, apps, create_mailbox(sessions), smtp,
-                      {n: settings.base_url(n) for n in (*APP_NAMES, "mailbox")})
+    federation = Federation(settings, apps, create_mailbox(sessions), smtp,
+                            {n: settings.base_url(n) for n in (*APP_NAMES, "mailbox")},
+                            FederationSnapshot.take(apps, sessions))
+    admin.install(federation.mailbox, federation.reset)
+    admin_sps.install(federation.mailbox, apps)  # GET/POST /admin/sps, from this machine only
+    return federation

@@ -1,6 +1,7 @@
 """The ``fedsim`` command: run the federation, manage its keys, run
-scenarios. One module per group of commands (``federation``, ``scenarios``),
-each adding its commands to the group with ``register``."""
+scenarios, reset it. One module per group of commands (``federation``,
+``scenarios``, ``admin``), each adding its commands to the group with
+``register``."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +9,7 @@ import warnings
 import click
 
 from fedsim.federation import Settings
-from fedsim_harness.cli import federation, scenarios
+from fedsim_harness.cli import admin, federation, scenarios, sps
 from fedsim_harness.cli.exit import Exit
 
 # pysaml2 7.5.5 imports ciphers from their old cryptography location; that
@@ -16,14 +17,30 @@ from fedsim_harness.cli.exit import Exit
 warnings.filterwarnings("ignore", message="(CFB|TripleDES) has been moved")
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Simulateur de la fédération Mon Espace / CSAM / Modigia."""
+    """Run the simulated SAML federation of Mon Espace, CSAM and Modigia on
+    this machine, and script login journeys through it.
+
+    \b
+    Typical use:
+      fedsim up                 the whole federation, until Ctrl-C
+      fedsim personas           who you can log in as
+      fedsim scenario run       scripted journeys, in-process
+    In CI (docs/ci.md):
+      fedsim up --detach        in the background, then
+      fedsim wait               until every server answers healthy,
+      ...                       your tests against it,
+      fedsim down               and stop it (exit 0 if nothing runs)
+
+    Settings come from the environment (see README.md): FEDSIM_HOST,
+    FEDSIM_BIND, FEDSIM_*_PORT, FEDSIM_INSTANCE_DIR, FEDSIM_CERTS_DIR.
+    """
     ctx.obj = Settings.from_env()
 
 
-for module in (federation, scenarios):
+for module in (federation, scenarios, admin, sps):
     module.register(cli)
 
 

@@ -1,4 +1,10 @@
-"""Running a scenario with the scripted browser, step by step."""
+"""Running a scenario with the scripted browser, step by step.
+
+Whatever goes wrong inside a scenario — a check that fails, a bad regular
+expression, an unknown persona, a value of the wrong type, an unreachable
+federation — ends that scenario with a failure and a one-line cause, never
+an exception out of :meth:`Runner.run`. Results are plain picklable data, to
+cross process boundaries (``fedsim_harness.scenario.parallel``)."""
 from __future__ import annotations
 
 import json
@@ -33,10 +39,28 @@ class StepResult:
 class ScenarioResult:
     scenario: Scenario
     steps: list[StepResult] = field(default_factory=list)
+    error: str = ""  # a failure outside any step: unknown persona, no federation to run it on, a file that does not load
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps) and len(self.steps) == len(self.scenario.steps)
+        return (not self.error and bool(self.steps) and all(s.ok for s in self.steps)
+                and len(self.steps) == len(self.scenario.steps))
+
+    @property
+    def cause(self) -> str:
+        """Why it failed, in one line ("" when it passed)."""
+        failed = self.failure
+        if self.error:
+            return one_line(self.error)
+        if failed is not None:
+            return f"step {failed.index} ({', '.join(failed.step.guide)}): {one_line(failed.error)}"
+        return "" if self.ok else "the scenario has no steps"
+
+    def headline(self) -> str:
+        """« PASS name (1.2 s) » or « FAIL name: step 4 (G03): cause »."""
+        if self.ok:
+            return f"PASS {self.scenario.name} ({self.ms / 1000:.1f} s)"
+        return f"FAIL {self.scenario.name}: {self.cause}"
 
     @property
     def failure(self) -> StepResult | None:
@@ -48,10 +72,13 @@ class ScenarioResult:
 
     def describe_failure(self) -> str:
         failed = self.failure
+        if self.error:
+            return f"scenario {self.scenario.name}: {self.error}"
         if failed is None:
             return ""
-        lines = [f"scenario {self.scenario.name}: step {failed.index} ({', '.join(failed.step.guide)} "
-                 f"« {failed.step.say} ») failed: {failed.error}",
+        said = f" « {failed.step.say} »" if failed.step.say else ""
+        lines = [f"scenario {self.scenario.name}: step {failed.index} ({', '.join(failed.step.guide)}{said}) "
+                 f"failed: {failed.error}",
                  f"  page: {failed.url} (HTTP {failed.status})", f"  the page said: {failed.page_said}"]
         if failed.requests:
             lines.append("  requests of this step: " + " | ".join(failed.requests))
@@ -68,12 +95,14 @@ class Runner:
         self.totp_secret: str | None = None  # the last one read by a « totp » step
 
     def run(self, scenario: Scenario) -> ScenarioResult:
-        persona = personas.by_id(scenario.persona) if scenario.persona else None
         result = ScenarioResult(scenario)
         self.saved = {}
         clock_offset = os.environ.get("FEDSIM_CLOCK_OFFSET")
         try:
+            persona = _persona(scenario.persona) if scenario.persona else None
             self._run_steps(scenario, persona, result)
+        except Exception as exc:  # noqa: BLE001 - a crash is this scenario's failure, not the run's
+            result.error = _crash(exc)
         finally:  # advance_clock moved the shared clock of this process: put it back
             if clock_offset is None:
                 os.environ.pop("FEDSIM_CLOCK_OFFSET", None)
@@ -87,19 +116,21 @@ class Runner:
             started = time.perf_counter()
             try:
                 self._do(step, persona)
-                self._check(step)
+                self._check(step, persona)
                 self._remember(step)
                 outcome = StepResult(index, step, True, 0.0)
             except (BrowserError, AssertionError) as exc:
                 outcome = StepResult(index, step, False, 0.0, error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - a crash is this step's failure
+                outcome = StepResult(index, step, False, 0.0, error=_crash(exc))
             outcome.ms = (time.perf_counter() - started) * 1000
+            outcome.saml = self.browser.saml_trace[seen_saml:]  # every step's: the HTML report shows them
             page = self.browser.page
             if page is not None:
                 outcome.url, outcome.status = page.url, page.status
                 if not outcome.ok:
                     outcome.page_said = page.main_text[:600]
                     outcome.requests = self.browser.history[seen_requests:]
-                    outcome.saml = self.browser.saml_trace[seen_saml:]
             result.steps.append(outcome)
             if not outcome.ok:
                 break
@@ -112,14 +143,35 @@ class Runner:
             raise BrowserError(f"unknown application {app!r} in {target!r} (known: {', '.join(self.urls)})")
         return urljoin(self.urls[app], path or "/")
 
+    def _fill(self, value: object, persona: personas.Persona | None) -> str:
+        """``value`` with each ``{persona.field…}`` and ``{saved[name]}``
+        replaced; other braces are kept as typed."""
+        text = str(value)
+
+        def replace(found: re.Match) -> str:
+            if found.group("saved") is not None:
+                name = found.group("saved")
+                if name not in self.saved:
+                    raise BrowserError(f"nothing remembered as {name!r} for « {text} »")
+                return self.saved[name]
+            if persona is None:
+                raise BrowserError(f"« {text} » names {found.group(0)} but the scenario names no persona")
+            current: object = persona
+            for part in found.group("path").split("."):
+                if current is None:
+                    break
+                if not hasattr(current, part) or part.startswith("_"):
+                    raise BrowserError(f"« {text} »: persona {persona.id!r} has no field {found.group('path')!r}")
+                current = getattr(current, part)
+            if current is None:
+                raise BrowserError(f"« {text} »: persona {persona.id!r} has no {found.group('path')!r}")
+            return str(current)
+
+        return _PLACEHOLDER.sub(replace, text)
+
     def _do(self, step: Step, persona: personas.Persona | None) -> None:
         def fill(value: object) -> str:
-            try:
-                return str(value).format(persona=persona, saved=self.saved)
-            except KeyError as exc:
-                raise BrowserError(f"nothing remembered as {exc} for « {value} »") from None
-            except AttributeError as exc:
-                raise BrowserError(f"« {value} »: {exc} (does the scenario name a persona?)") from None
+            return self._fill(value, persona)
         if step.action == "advance_clock":
             self._advance_clock(float(step.argument))
         elif step.action == "open":
@@ -191,7 +243,7 @@ class Runner:
         for name, pattern in step.remember:
             self.saved[name] = _match(pattern, self.browser.page.text, "the page")
 
-    def _check(self, step: Step) -> None:
+    def _check(self, step: Step, persona: personas.Persona | None) -> None:
         page = self.browser.page
         if page is None:
             raise AssertionError("no page was loaded")
@@ -200,12 +252,42 @@ class Runner:
             raise AssertionError(f"expected a successful page, got HTTP {page.status}")
         if expected_status is not None and page.status != expected_status:
             raise AssertionError(f"expected HTTP {expected_status}, got {page.status}")
-        if step.expect_url and step.expect_url not in page.url:
-            raise AssertionError(f"expected the URL to contain « {step.expect_url} », got {page.url}")
+        expect_url = self._fill(step.expect_url, persona) if step.expect_url else None
+        if expect_url and expect_url.partition(":")[0] in self.urls:  # "app:/path": that app's address
+            expect_url = self._url(expect_url)
+        if expect_url and expect_url not in page.url:
+            raise AssertionError(f"expected the URL to contain « {expect_url} », got {page.url}")
         text = page.text
-        for wanted in step.expect:
+        for wanted in (self._fill(w, persona) for w in step.expect):
             if " ".join(wanted.split()) not in text:
                 raise AssertionError(f"expected the page to show « {wanted} »")
+
+
+# What ``_fill`` replaces: {persona.card.pin}, {persona.email}, {saved[name]}.
+_PLACEHOLDER = re.compile(r"\{(?:persona\.(?P<path>\w+(?:\.\w+)*)|saved\[(?P<saved>[^\]]+)\])\}")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line, at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def _persona(persona_id: str) -> personas.Persona:
+    try:
+        return personas.by_id(persona_id)
+    except KeyError:
+        known = ", ".join(p.id for p in personas.load())
+        raise BrowserError(f"unknown persona {persona_id!r} (known: {known})") from None
+
+
+def _crash(exc: BaseException) -> str:
+    """A readable cause for an exception the scenario did not expect."""
+    if isinstance(exc, BrowserError):
+        return str(exc)
+    if isinstance(exc, re.error):
+        return f"invalid regular expression {exc.pattern!r}: {exc.msg}"
+    return f"the scenario crashed: {type(exc).__name__}: {exc}"
 
 
 def _match(pattern: str, text: str, where: str) -> str:
