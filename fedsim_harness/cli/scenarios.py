@@ -1,17 +1,18 @@
 """``fedsim scenario …``: scripted journeys."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import click
 
 from fedsim.federation import PROJECT_ROOT, Settings
 from fedsim_harness.cli.exit import Exit
 from fedsim_harness.scenario import model, report
-from fedsim_harness.scenario.browser import Browser, HttpTransport, WsgiTransport
-from fedsim_harness.scenario.runner import Runner
+from fedsim_harness.scenario.runner import ScenarioResult
 
 SCENARIOS = PROJECT_ROOT / "scenarios"
 
@@ -32,34 +33,184 @@ def scenario_list() -> None:
 
 
 @scenario.command("run")
-@click.argument("names", nargs=-1)
-@click.option("--running", is_flag=True, help="Drive the servers started by `fedsim up` instead of in-process apps.")
+@click.argument("targets", nargs=-1)
+@click.option("--running", is_flag=True, help="Drive the servers started by `fedsim up` (reset before each "
+                                              "scenario) instead of in-process apps.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for in-process runs, each with its own federation [number of cores].")
+@click.option("--browser", is_flag=True, help="Run in Chromium against a federation on free ports, with a "
+                                              "screenshot per step (FEDSIM_CHROMIUM: the executable).")
+@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/browser"),
+              show_default=True, help="With --browser: where the Playwright trace of a failed scenario is kept.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one self-contained HTML report (steps, timings, decoded SAML, screenshots).")
 @click.pass_obj
-def scenario_run(settings: Settings, names: tuple[str, ...], running: bool, junit: Path | None) -> None:
-    """Run scenarios (all of them without NAMES); exit 1 when one fails."""
+def scenario_run(settings: Settings, targets: tuple[str, ...], running: bool, jobs: int | None, browser: bool,
+                 artifacts: Path, junit: Path | None, html: Path | None) -> None:
+    """Run scenarios: TARGETS are scenario files, folders of them, or names
+    of scenarios/ (all of scenarios/ without TARGETS); exit 1 when one fails."""
+
+    if running and browser:
+        raise click.UsageError("--running and --browser cannot be combined: --browser serves its own federation.")
+
     try:
-        chosen = [model.find(SCENARIOS, n) for n in names] if names else model.load_all(SCENARIOS)
+        chosen = _collect(targets)
     except model.ScenarioError as exc:
-        raise click.ClickException(str(exc)) from None
-    results = []
-    if running:
-        for sc in chosen:
-            runner = Runner(Browser(HttpTransport()), {n: settings.base_url(n) for n in
-                                                        ("monespace", "idp_csam", "modigia_sp", "mailbox")})
-            results.append(runner.run(sc))
+        raise click.UsageError(str(exc)) from None
+    scenarios = [c for c in chosen if isinstance(c, model.Scenario)]
+    for unloadable in (c for c in chosen if isinstance(c, ScenarioResult)):
+        click.echo(unloadable.headline())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fedsim-run-") as scratch:  # keys stay readable for the HTML report
+        failed = _run_and_report(settings, chosen, scenarios, Path(scratch), running=running, jobs=jobs,
+                                 browser=browser, artifacts=artifacts, junit=junit, html=html, started=started)
+    sys.exit(Exit.OK if not failed else Exit.FAILED)
+
+
+def _run_and_report(settings: Settings, chosen: list, scenarios: list, root: Path, *, running: bool,
+                    jobs: int | None, browser: bool, artifacts: Path, junit: Path | None, html: Path | None,
+                    started: float) -> list[ScenarioResult]:
+    """Run the scenarios the chosen way, print and write the reports; the failed results."""
+    from fedsim_harness.scenario import parallel
+
+    certs_dir = root / "certs"
+    if browser:
+        done, certs_dir = _in_chromium(scenarios, artifacts, root, lambda r: click.echo(r.headline()))
+        workers = "in Chromium"
+    elif running:
+        from fedsim_harness import daemon
+
+        daemon.require_running(settings)  # else one line, not a failure per scenario
+        if jobs not in (None, 1):
+            click.echo("--running: one scenario at a time (they share one federation); -j is ignored.")
+        done = parallel.run_against(scenarios, {n: settings.base_url(n) for n in parallel.APPS},
+                                    lambda r: click.echo(r.headline()))
+        workers = "against the running federation"
+        certs_dir = settings.certs_dir
     else:
-        from fedsim_harness.stack import start_in_process
-        for sc in chosen:
-            with TemporaryDirectory(prefix="fedsim-") as tmp:
-                fed = start_in_process(Path(tmp))
-                try:
-                    results.append(Runner(Browser(WsgiTransport(fed.wsgi_by_netloc())), fed.urls).run(sc))
-                finally:
-                    fed.close()
-    click.echo(report.text(results))
+        jobs = jobs or os.cpu_count() or 1
+        done = parallel.run_in_process(scenarios, jobs, lambda r: click.echo(r.headline()),
+                                       root=root) if scenarios else []
+        count = min(jobs, len(scenarios))
+        workers = f"{count} worker processes" if count > 1 else "in this process"
+    ran = iter(done)
+    results = [next(ran) if isinstance(c, model.Scenario) else c for c in chosen]
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        click.echo("\n" + result.describe_failure())
+    click.echo(f"\n{len(results) - len(failed)} passed, {len(failed)} failed in "
+               f"{time.perf_counter() - started:.1f} s ({workers})")
     if junit:
         report.write_junit(results, junit)
-    sys.exit(Exit.OK if all(r.ok for r in results) else Exit.FAILED)
+    if html:
+        from fedsim_harness.scenario.html_report import write_html
+
+        click.echo(f"HTML report: {write_html(results, html, certs_dir=certs_dir)}")
+    return failed
+
+def _in_chromium(scenarios: list, artifacts: Path, root: Path, on_result) -> tuple[list, Path]:  # noqa: ANN001
+    """Serve a federation under ``root`` on free ports (5000–5999: Chromium
+    refuses some others) and run ``scenarios`` in Chromium; (results, its
+    certs folder)."""
+    import dataclasses
+
+    from fedsim_harness.scenario.chromium import ChromiumUnavailable, chromium_path, free_ports, run_in_chromium
+    from fedsim_harness.serve import ServedFederation
+
+    try:
+        chromium_path()
+    except ChromiumUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    names = ("monespace_port", "csam_port", "modigia_port", "mailbox_port", "smtp_port")
+    settings = dataclasses.replace(Settings.from_env(), certs_dir=root / "certs", instance_dir=root / "instance",
+                                   **dict(zip(names, free_ports(len(names)))))
+    served = ServedFederation(settings).start()
+    try:
+        return run_in_chromium(scenarios, served, artifacts_dir=artifacts, on_result=on_result), settings.certs_dir
+    except ChromiumUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        served.stop()
 
 
+def _collect(targets: tuple[str, ...]) -> list[model.Scenario | ScenarioResult]:
+    """The scenarios named by ``targets``: a file, a folder (its ``*.yaml``),
+    or a name in scenarios/. A file that does not load is kept as a failed
+    result (the others still run); a name that names nothing is a usage error."""
+    paths: list[Path] = []
+    for target in targets or (str(SCENARIOS),):
+        path = Path(target)
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise model.ScenarioError(f"no scenario (*.yaml) in {target}")
+            paths.extend(found)
+        elif path.is_file():
+            paths.append(path)
+        elif "/" in target or target.endswith((".yaml", ".yml")):
+            raise model.ScenarioError(f"no scenario file or folder {target}")
+        else:
+            paths.append(SCENARIOS / f"{target}.yaml")
+            if not paths[-1].is_file():
+                model.find(SCENARIOS, target)  # raises, naming the known ones
+    chosen: list[model.Scenario | ScenarioResult] = []
+    for path in paths:
+        try:
+            chosen.append(model.load(path))
+        except Exception as exc:  # noqa: BLE001 - a broken file is that scenario's failure
+            placeholder = model.Scenario(name=path.stem, title="", persona="", steps=(), path=path)
+            chosen.append(ScenarioResult(placeholder, error=f"the file does not load: {exc}"))
+    return chosen
+
+
+@scenario.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def scenario_check(paths: tuple[Path, ...]) -> None:
+    """Check scenario files against the schema without running them: PATHS
+    are files or folders of *.yaml (scenarios/ without PATHS). Prints each
+    problem as file:line:column: message, or « OK name »; exit 1 when a file
+    is not valid."""
+    from fedsim_harness.scenario import schema
+
+    files: list[Path] = []
+    for path in paths or (SCENARIOS,):
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise click.UsageError(f"no scenario (*.yaml) in {path}")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.UsageError(f"no scenario file or folder {path}")
+    invalid = problems = 0
+    for path in files:
+        spec, found = schema.check(path, _shown(path))
+        for problem in found:
+            click.echo(str(problem))
+        if found or spec is None:
+            invalid, problems = invalid + 1, problems + len(found)
+        else:
+            click.echo(f"OK {spec.name or path.stem}")
+    summary = f"{len(files)} scenario file{'s' if len(files) != 1 else ''} checked: {len(files) - invalid} valid"
+    click.echo(summary + (f", {invalid} not valid ({problems} problem{'s' if problems != 1 else ''})"
+                          if invalid else ""))
+    sys.exit(Exit.OK if not invalid else Exit.FAILED)
+
+
+@scenario.command("schema")
+def scenario_schema() -> None:
+    """Print the JSON Schema of scenario files (scenarios/scenario.schema.json
+    is this output: `fedsim scenario schema > scenarios/scenario.schema.json`)."""
+    from fedsim_harness.scenario import schema
+
+    click.echo(schema.json_schema_text(), nl=False)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is under it (as editors and CI logs link it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

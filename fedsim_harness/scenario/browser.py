@@ -35,18 +35,48 @@ class Page:
 
     @property
     def text(self) -> str:
-        if not self.body:
-            return ""
-        tree = self.tree
-        for bad in tree.xpath("//script|//style|//title"):
-            bad.drop_tree()
-        return " ".join(tree.text_content().split())
+        """What the page shows, as one line: adjacent blocks and table cells
+        kept apart by a space; no script, style or title."""
+        return visible_text(self.tree) if self.body else ""
 
     @property
     def main_text(self) -> str:
         """The text of <main> (what a failure report quotes), else the body."""
         mains = self.tree.xpath("//main") if self.body else []
-        return " ".join(mains[0].text_content().split()) if mains else self.text
+        return visible_text(mains[0]) if mains else self.text
+
+
+# Elements that start a new line or cell when rendered: their text is kept
+# apart from their neighbours'. Inline elements (a, span, strong…) are not.
+_BLOCKS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "legend", "li", "main", "nav", "ol", "option", "p", "pre", "section", "summary", "table", "tbody", "td",
+    "tfoot", "th", "thead", "tr", "ul",
+})
+_HIDDEN = frozenset({"script", "style", "title", "template", "head"})
+
+
+def visible_text(element) -> str:  # noqa: ANN001 - lxml element
+    """The text of ``element`` on one line, blocks and cells apart."""
+    parts: list[str] = []
+
+    def walk(node) -> None:  # noqa: ANN001
+        tag = node.tag if isinstance(node.tag, str) else None  # None: a comment or processing instruction
+        if tag in _HIDDEN or tag is None:
+            return
+        block = tag in _BLOCKS
+        if block:
+            parts.append(" ")
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+            parts.append(child.tail or "")
+        if block:
+            parts.append(" ")
+
+    walk(element)
+    return " ".join("".join(parts).split())
 
 
 class Transport(Protocol):
@@ -77,7 +107,13 @@ class HttpTransport:
         self.session = requests.Session()
 
     def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
-        response = self.session.request(method, url, data=data, allow_redirects=False, timeout=30)
+        try:
+            response = self.session.request(method, url, data=data, allow_redirects=False, timeout=30)
+        except requests.ConnectionError:
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+            raise BrowserError(f"nothing answers at {origin} (connection refused): is `fedsim up` running?") from None
+        except requests.Timeout:
+            raise BrowserError(f"no answer from {url.split('?')[0]} within 30 s") from None
         return Page(url, response.status_code, dict(response.headers), response.text)
 
 
@@ -91,6 +127,8 @@ class SamlMessage:
     kind: str  # "SAMLRequest" or "SAMLResponse"
     url: str
     xml: str
+    raw: str = ""  # the XML as sent, signatures included (reports verify them: fedsim_harness.scenario.saml_view)
+    query: str = ""  # HTTP-Redirect binding: the query string as sent (SigAlg, Signature); "" for HTTP-POST
 
 
 def decode_saml(url: str, data: dict[str, str] | None) -> list[SamlMessage]:
@@ -108,17 +146,21 @@ def decode_saml(url: str, data: dict[str, str] | None) -> list[SamlMessage]:
                 continue
         except (ValueError, zlib.error) as exc:
             xml = f"(undecodable: {exc})"
-        found.append(SamlMessage(kind, url.split("?")[0], _SIGNATURE.sub(r"<\1Signature>…</\1Signature>", xml)))
+        found.append(SamlMessage(kind, url.split("?")[0], _SIGNATURE.sub(r"<\1Signature>…</\1Signature>", xml),
+                                 raw=xml, query=urlsplit(url).query if kind in query else ""))
     return found
+
+
+def decode_messages(url: str, data: dict[str, str] | None) -> list:
+    """The SAML and OpenID Connect messages a request carries."""
+    from fedsim_harness.scenario.oidc_view import decode_oidc
+
+    return [*decode_saml(url, data), *decode_oidc(url, data)]
 
 
 # Signature blocks (base64 values, certificates) make a trace unreadable;
 # a report keeps only the fact that the element was signed.
 _SIGNATURE = re.compile(r"<(\w+:)?Signature\b.*?</\1Signature>", re.DOTALL)
-
-
-def _norm(text: str) -> str:
-    return " ".join((text or "").split())
 
 
 class Browser:
@@ -133,7 +175,7 @@ class Browser:
 
     def open(self, url: str, method: str = "GET", data: dict[str, str] | None = None) -> Page:
         for _ in range(self.max_hops):
-            self.saml_trace.extend(decode_saml(url, data))
+            self.saml_trace.extend(decode_messages(url, data))
             page = self.transport.request(method, url, data)
             self.history.append(f"{method} {url.split('?')[0]} -> {page.status}")
             location = page.headers.get("Location")
@@ -154,10 +196,10 @@ class Browser:
         (inside the smallest block containing ``within`` when given)."""
         scope = self._scope(within)
         for link in scope.iter("a"):
-            if text in _norm(link.text_content()) and link.get("href"):
+            if text in visible_text(link) and link.get("href"):
                 return self.open(urljoin(self.page.url, link.get("href")))
         for button in scope.xpath(".//button|.//input[@type='submit']"):
-            label = _norm(button.text_content()) or button.get("value", "")
+            label = visible_text(button) or button.get("value", "")
             if text in label:
                 form = next(button.iterancestors("form"), None)
                 if form is None:
@@ -169,7 +211,7 @@ class Browser:
     def has(self, text: str) -> bool:
         """Is there a link or button whose text contains ``text``?"""
         tree = self.page.tree
-        return any(text in (_norm(el.text_content()) or el.get("value", ""))
+        return any(text in (visible_text(el) or el.get("value", ""))
                    for el in tree.xpath("//a[@href]|//button|//input[@type='submit']"))
 
     def submit(self, fields: dict[str, str], button: str | None = None) -> Page:
@@ -181,7 +223,7 @@ class Browser:
         extra: dict[str, str] = {}
         if button:
             matches = [b for b in form.xpath(".//button|.//input[@type='submit']")
-                       if button in (_norm(b.text_content()) or b.get("value", ""))]
+                       if button in (visible_text(b) or b.get("value", ""))]
             if not matches:
                 raise BrowserError(f"no button « {button} » in the form on {self.page.url}")
             if matches[0].get("name"):
@@ -195,7 +237,7 @@ class Browser:
         if within is None:
             return tree
         holders = [el for el in tree.iter() if isinstance(el.tag, str)
-                   and within in _norm(el.text_content()) and el.tag in ("tr", "li", "section", "article", "div", "form")]
+                   and within in visible_text(el) and el.tag in ("tr", "li", "section", "article", "div", "form")]
         if not holders:
             raise BrowserError(f"no block containing « {within} » on {self.page.url}")
         return min(holders, key=lambda el: len(el.text_content()))

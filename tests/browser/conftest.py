@@ -37,16 +37,23 @@ def served(tmp_path: Path):
 
 
 @pytest.fixture
-def page(tmp_path: Path):
+def chromium_executable() -> Path:
+    """Chromium's path: the test skips without it, saying why (fails under CI)."""
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set FEDSIM_CHROMIUM)"
         if os.environ.get("CI"):
             pytest.fail(message + " — CI must run the browser test")
         pytest.skip(message)
+    return Path(CHROMIUM)
+
+
+@pytest.fixture
+def page(tmp_path: Path, chromium_executable: Path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium_executable), headless=True,
+                                             args=CHROMIUM_ARGS)
         context = browser.new_context(locale="fr-BE")
         context.set_default_timeout(15_000)
         yield context.new_page()
