@@ -16,7 +16,7 @@ up: $(STAMP)
 	$(VENV)/bin/fedsim up
 
 test: $(STAMP)
-	$(PYTHON) -m pytest --junitxml=reports/pytest.xml
+	$(PYTHON) -m pytest -n auto --junitxml=reports/pytest.xml
 
 scenarios: $(STAMP)
 	$(VENV)/bin/fedsim scenario run --junit reports/scenarios.xml

@@ -1,5 +1,8 @@
-"""Fixtures shared by every kind of test: a whole federation in-process
-(fresh keys, databases and mail sink under tmp_path) and a scripted browser."""
+"""Fixtures shared by every kind of test. ``federation`` is the pytest
+plugin's (fedsim_harness.pytest_plugin): the whole federation in-process,
+built once per test session and reset before each test — keys, databases
+and mail sink under a temporary folder. Tests that need a federation built
+another way (other settings, registered SPs) define their own."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,16 +12,9 @@ import pytest
 from fedsim_harness.scenario import model
 from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from fedsim_harness.scenario.runner import Runner
-from fedsim_harness.stack import Federation, start_in_process
+from fedsim_harness.stack import Federation
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-@pytest.fixture
-def federation(tmp_path: Path):
-    fed = start_in_process(tmp_path)
-    yield fed
-    fed.close()
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ add one to Cerbère: its own keys, pysaml2 configuration and metadata file,
 and a tiny WSGI app on its own host:port that records what is posted to its
 assertion consumer service, and answers Single Logout (Success, or the
 status a test sets). Verification uses fedsim.saml.sp.ServiceProvider.
-(Not a test module: imported by tests of this folder.)"""
+(Not a test module: imported by tests of this folder, with the fixtures
+at the end: a federation that has labo-sp in Cerbère's registry.)"""
 from __future__ import annotations
 
 import secrets
@@ -12,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask, redirect, request
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.samlp import STATUS_SUCCESS, NameIDPolicy
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from fedsim import certs, clock
 from fedsim.db import make_engine
 from fedsim.federation import Entity, Settings, entities
-from fedsim.personas import Persona
+from fedsim.personas import Persona, by_id
 from fedsim.saml import config as saml_config
 from fedsim.saml.slo import LogoutService, ReceivedLogout
 from fedsim.saml.sp import SamlLogin, ServiceProvider
@@ -153,3 +155,35 @@ def log_in(browser: Browser, sp: DownstreamSP, persona: Persona, **request) -> P
     if browser.has(EID):
         page = eid_login(browser, persona)
     return page
+
+
+# -- fixtures: a federation built with labo-sp in Cerbère's registry --------------
+
+
+@pytest.fixture
+def jean() -> Persona:
+    return by_id("jean")
+
+
+@pytest.fixture
+def federation(federation: Federation, tmp_path: Path) -> Federation:
+    """The session's federation (the plugin's fixture, reset), with labo-sp
+    registered at Cerbère on the fly, with keys of this test."""
+    from fedsim.saml.registry import EXTENSION
+    from fedsim_harness import sp_folder
+
+    path = publish(sp_entity("labo-sp"), tmp_path / "sp-certs", tmp_path / "sp-metadata")
+    sp_folder.add(federation.apps["monespace"].extensions[EXTENSION], path.read_bytes(), path)
+    return federation
+
+
+@pytest.fixture
+def labo(federation: Federation, tmp_path: Path):
+    sp = DownstreamSP(sp_entity("labo-sp"), tmp_path / "sp-certs", federation.settings)
+    yield sp
+    sp.close()
+
+
+@pytest.fixture
+def browser(federation: Federation, labo: DownstreamSP) -> Browser:
+    return browser_with(federation, labo)

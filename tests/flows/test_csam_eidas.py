@@ -104,11 +104,11 @@ def test_the_question_mark_lists_the_recognised_countries(federation, browser):
     assert "Pays-Bas" in page.text and "France" not in page.text
 
 
-def test_countries_are_configurable(federation, tmp_path, browser):
+def test_countries_are_configurable(federation, tmp_path, browser, monkeypatch):
     custom = tmp_path / "countries.yaml"
     custom.write_text("recognised:\n  - {code: NL, name: Pays-Bas, scheme: DigiD}\n"
                       "not_recognised:\n  - {code: DE, name: Allemagne}\n", encoding="utf-8")
-    federation.apps["idp_csam"].config["EIDAS_COUNTRIES_FILE"] = str(custom)
+    monkeypatch.setitem(federation.apps["idp_csam"].config, "EIDAS_COUNTRIES_FILE", str(custom))
     page = browser.open(federation.urls["idp_csam"] + "/eidas")
     assert page.tree.xpath("//details//li/@data-country") == ["NL"]
     page = browser.open(federation.urls["idp_csam"] + "/eidas?pays=de")

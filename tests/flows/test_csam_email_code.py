@@ -92,12 +92,12 @@ def test_an_expired_code_is_refused(federation, browser):
     assert "MON TABLEAU DE BORD" not in browser.page.text
 
 
-def test_resend_invalidates_the_old_code_and_is_rate_limited(federation, browser):
+def test_resend_invalidates_the_old_code_and_is_rate_limited(federation, browser, monkeypatch):
     persona = _password_step(browser, federation)
     browser.click("Renvoyer le code")
     assert browser.page.status == 429 and "vous pourrez en demander un nouveau dans" in browser.page.text
     assert len(_codes(federation, persona.email)) == 1
-    federation.apps["idp_csam"].config["EMAIL_CODE_RESEND_DELAY"] = timedelta(0)
+    monkeypatch.setitem(federation.apps["idp_csam"].config, "EMAIL_CODE_RESEND_DELAY", timedelta(0))
     browser.click("Renvoyer le code")
     assert browser.page.status == 200 and "le précédent n'est plus valable" in browser.page.text
     newest, older = _codes(federation, persona.email)

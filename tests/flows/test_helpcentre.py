@@ -195,6 +195,8 @@ def test_unticking_the_box_keeps_the_selected_tab(browser, federation):
 def test_pdf_version_is_served_once_built(browser, federation, monkeypatch):
     builds = []
     monkeypatch.setattr(guide_module, "build_pdf", lambda guide: builds.append(guide) or build_pdf(guide))
+    # the federation is shared by the session's tests: forget a PDF an earlier test built
+    federation.apps["monespace"].extensions["monespace.helpcentre"].__dict__.pop("pdf", None)
     open_help(browser, federation)
     link = browser.page.tree.xpath("//a[contains(., 'Version PDF')]")[0].get("href")
     client = federation.apps["monespace"].test_client()

@@ -22,44 +22,19 @@ from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAM
 from saml2.samlp import NameIDPolicy
 from werkzeug.test import Client
 
-from downstream_sp import EID, DownstreamSP, browser_with, eid_login, log_in, publish, sp_entity
+from downstream_sp import browser, federation, jean, labo  # noqa: F401 - fixtures: a federation with labo-sp
+from downstream_sp import EID, DownstreamSP, browser_with, eid_login, log_in
 from fedsim.federation import entities
-from fedsim.personas import Persona, by_id
+from fedsim.personas import Persona
 from fedsim.saml import redirect
 from fedsim.saml.errors import NameIdPolicyRefused, PassiveUnavailable
 from fedsim_harness.scenario.browser import Browser
-from fedsim_harness.stack import Federation, start_in_process
+from fedsim_harness.stack import Federation
 
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 INVALID_NAME_ID_POLICY = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
 LABO_ACS = "http://localhost:5999/saml/acs"
-
-
-@pytest.fixture
-def jean() -> Persona:
-    return by_id("jean")
-
-
-@pytest.fixture
-def federation(tmp_path: Path):
-    folder = tmp_path / "sp-metadata"
-    publish(sp_entity("labo-sp"), tmp_path / "sp-certs", folder)
-    fed = start_in_process(tmp_path, overrides={"monespace": {"CERBERE_SP_METADATA_DIR": str(folder)}})
-    yield fed
-    fed.close()
-
-
-@pytest.fixture
-def labo(federation: Federation, tmp_path: Path):
-    sp = DownstreamSP(sp_entity("labo-sp"), tmp_path / "sp-certs", federation.settings)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def browser(federation: Federation, labo: DownstreamSP) -> Browser:
-    return browser_with(federation, labo)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The scripted journeys, end to end, in-process."""
+"""The scripted journeys, end to end, in-process, on the session's
+federation, reset before each test (the plugin's ``federation`` fixture)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from downstream_sp import DownstreamSP, browser_with, eid_login, log_in, publish, sp_entity
+from downstream_sp import browser, federation, jean, labo  # noqa: F401 - fixtures: a federation with labo-sp
+from downstream_sp import DownstreamSP, eid_login, log_in
 from fedsim.federation import entities
-from fedsim.personas import Persona, by_id
+from fedsim.personas import Persona
 from fedsim.saml.errors import AuthnContextUnavailable
 from fedsim.saml.state import OutstandingRequest
 from fedsim_harness.scenario.browser import Browser
-from fedsim_harness.stack import Federation, start_in_process
+from fedsim_harness.stack import Federation
 from monespace import identity
 
 L200, L400, L450, L500 = (f"urn:be:fedict:iam:fas:Level{n}" for n in (200, 400, 450, 500))
@@ -30,32 +30,6 @@ NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 ACS = "http://localhost:5999/saml/acs"
-
-
-@pytest.fixture
-def jean() -> Persona:
-    return by_id("jean")
-
-
-@pytest.fixture
-def federation(tmp_path: Path):
-    folder = tmp_path / "sp-metadata"
-    publish(sp_entity("labo-sp"), tmp_path / "sp-certs", folder)
-    fed = start_in_process(tmp_path, overrides={"monespace": {"CERBERE_SP_METADATA_DIR": str(folder)}})
-    yield fed
-    fed.close()
-
-
-@pytest.fixture
-def labo(federation: Federation, tmp_path: Path):
-    sp = DownstreamSP(sp_entity("labo-sp"), tmp_path / "sp-certs", federation.settings)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def browser(federation: Federation, labo: DownstreamSP) -> Browser:
-    return browser_with(federation, labo)
 
 
 def log_into_monespace(browser: Browser, federation: Federation, persona: Persona) -> None:
