@@ -29,7 +29,8 @@ def install(mailbox: Flask, reset: Callable[[], float]) -> None:
     mailbox.register_blueprint(bp)
 
 
-def _is_loopback(address: str | None) -> bool:
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine's (IPv4/IPv6 loopback)."""
     try:
         return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
     except ValueError:
@@ -43,7 +44,7 @@ def _cross_site() -> bool:
 
 @bp.post("/reset")
 def reset():
-    if not _is_loopback(request.remote_addr):
+    if not is_loopback(request.remote_addr):
         return jsonify(reset=False, error=f"refused: only a client on this machine may reset the federation "
                                           f"(this request came from {request.remote_addr})"), 403
     if _cross_site():

@@ -11,7 +11,6 @@ without one, Referer) is not this page's own origin, or a request for a
 host name that is not a name of this machine (DNS rebinding)."""
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 
 from fedsim.saml.registry import EXTENSION, SpRegistry
 from fedsim_harness import sp_folder
+from fedsim_harness.admin import is_loopback
 
 bp = Blueprint("fedsim_admin_sps", __name__, url_prefix="/admin/sps", template_folder="templates")
 
@@ -46,17 +46,10 @@ def _registries() -> dict[str, SpRegistry]:
     return current_app.extensions[REGISTRIES]["registries"]
 
 
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def _local_host() -> bool:
     """The Host header names this machine (not a DNS-rebinding name)."""
     host = urlsplit(f"//{request.host}").hostname or ""
-    return host in current_app.extensions[REGISTRIES]["hosts"] or _is_loopback(host)
+    return host in current_app.extensions[REGISTRIES]["hosts"] or is_loopback(host)
 
 
 def _same_origin() -> bool:
@@ -66,7 +59,7 @@ def _same_origin() -> bool:
 
 @bp.before_request
 def _local_only():  # noqa: ANN202 - None or a refusal page
-    if not _is_loopback(request.remote_addr):
+    if not is_loopback(request.remote_addr):
         return _refuse(f"Refused: this page is for this machine only (the request came from "
                        f"{request.remote_addr}).")
     if not _local_host():

@@ -141,15 +141,8 @@ def _collect(targets: tuple[str, ...]) -> list[model.Scenario | ScenarioResult]:
     paths: list[Path] = []
     for target in targets or (str(SCENARIOS),):
         path = Path(target)
-        if path.is_dir():
-            found = sorted(path.glob("*.yaml"))
-            if not found:
-                raise model.ScenarioError(f"no scenario (*.yaml) in {target}")
-            paths.extend(found)
-        elif path.is_file():
-            paths.append(path)
-        elif "/" in target or target.endswith((".yaml", ".yml")):
-            raise model.ScenarioError(f"no scenario file or folder {target}")
+        if path.exists() or "/" in target or target.endswith((".yaml", ".yml")):
+            paths.extend(_scenario_files(path))
         else:
             paths.append(SCENARIOS / f"{target}.yaml")
             if not paths[-1].is_file():
@@ -164,6 +157,18 @@ def _collect(targets: tuple[str, ...]) -> list[model.Scenario | ScenarioResult]:
     return chosen
 
 
+def _scenario_files(path: Path) -> list[Path]:
+    """A scenario file, or the ``*.yaml`` of a folder; ScenarioError if neither."""
+    if path.is_dir():
+        found = sorted(path.glob("*.yaml"))
+        if not found:
+            raise model.ScenarioError(f"no scenario (*.yaml) in {path}")
+        return found
+    if path.is_file():
+        return [path]
+    raise model.ScenarioError(f"no scenario file or folder {path}")
+
+
 @scenario.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def scenario_check(paths: tuple[Path, ...]) -> None:
@@ -173,17 +178,10 @@ def scenario_check(paths: tuple[Path, ...]) -> None:
     is not valid."""
     from fedsim_harness.scenario import schema
 
-    files: list[Path] = []
-    for path in paths or (SCENARIOS,):
-        if path.is_dir():
-            found = sorted(path.glob("*.yaml"))
-            if not found:
-                raise click.UsageError(f"no scenario (*.yaml) in {path}")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise click.UsageError(f"no scenario file or folder {path}")
+    try:
+        files = [f for path in paths or (SCENARIOS,) for f in _scenario_files(path)]
+    except model.ScenarioError as exc:
+        raise click.UsageError(str(exc)) from None
     invalid = problems = 0
     for path in files:
         spec, found = schema.check(path, _shown(path))
