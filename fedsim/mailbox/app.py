@@ -1,13 +1,23 @@
 """Web mailbox: read what the federation sent."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request
+import ipaddress
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
 from sqlalchemy.orm import sessionmaker
 
 from fedsim import health
-from fedsim.mailbox import store
+from fedsim.mailbox import safe_html, store
 
-bp = Blueprint("mailbox", __name__, template_folder="templates")
+bp = Blueprint("mailbox", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/mailbox-static")
+
+# The srcdoc iframe inherits this policy: its images and styles come from
+# here or nowhere, and it runs no script (the sandbox forbids them anyway).
+CSP = ("default-src 'self'; img-src 'self'; style-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; object-src 'none'; base-uri 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 def _db():
@@ -29,7 +39,8 @@ def show(message_id: int):
         if stored is None:
             abort(404, description=f"Aucun message n° {message_id} dans la boîte.")
         message = store.read(stored)
-    return render_template("mailbox/message.html", message=message)
+    srcdoc = safe_html.srcdoc(message.html) if message.html else None
+    return render_template("mailbox/message.html", message=message, srcdoc=srcdoc, sandbox=safe_html.SANDBOX)
 
 
 @bp.get("/api/messages")
@@ -44,11 +55,50 @@ def api_list():
     return jsonify(messages=messages)
 
 
+@bp.get("/api/messages/<int:message_id>")
+def api_show(message_id: int):
+    with _db() as db:
+        stored = db.get(store.StoredMessage, message_id)
+        if stored is None:
+            return jsonify(error=f"no message {message_id}"), 404
+        return jsonify(store.read(stored).as_json())
+
+
+@bp.delete("/api/messages")
+def api_delete_all():
+    """Empty the mailbox: from this machine only, and never from another site's page."""
+    if not _from_loopback(request.remote_addr):
+        return jsonify(error="deleting messages is allowed from this machine (loopback) only"), 403
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        return jsonify(error=f"cross-site request refused (Origin {origin})"), 403
+    with _db() as db:
+        deleted = store.delete_all(db)
+    return jsonify(deleted=deleted)
+
+
+def _from_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _secure_headers(response: Response) -> Response:
+    """On the mailbox's own responses (other blueprints mounted on this app
+    by the harness keep their own rules)."""
+    if request.blueprint in (None, bp.name):
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
 def create_app(sessions: sessionmaker) -> Flask:
     app = Flask(__name__)
     app.extensions["mailbox.sessions"] = sessions
     app.register_blueprint(bp)
     health.init_app(app, name="mailbox", checks={"mailbox database": health.database(sessions)})
+    app.after_request(_secure_headers)
 
     @app.errorhandler(404)
     def _not_found(exc):  # noqa: ANN001, ANN202

@@ -1,15 +1,13 @@
 """SMTP sink on aiosmtpd: every message accepted and stored."""
 from __future__ import annotations
 
-import email
-import email.policy
 import socket
 
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import sessionmaker
 
 from fedsim import clock
-from fedsim.mailbox.store import StoredMessage
+from fedsim.mailbox.store import StoredMessage, header, parse
 
 
 class StoreHandler:
@@ -17,8 +15,9 @@ class StoreHandler:
         self.sessions = sessions
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001 - aiosmtpd protocol
+        # Stored as text: bytes that are not UTF-8 become U+FFFD, never an error.
         raw = envelope.content.decode("utf-8", errors="replace")
-        subject = str(email.message_from_string(raw, policy=email.policy.default).get("Subject", ""))
+        subject = header(parse(raw), "Subject")
         with self.sessions() as db:
             db.add(StoredMessage(received_at=clock.naive_utc_now(), mail_from=envelope.mail_from or "",
                                  rcpt_tos=",".join(r.lower() for r in envelope.rcpt_tos),
