@@ -7,14 +7,30 @@ session, closed at teardown.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create the file of a ``sqlite:///`` URL readable by its owner only
+    (0600), in a folder only its owner may enter (0700)."""
+    if not url.startswith("sqlite:///") or url.removeprefix("sqlite:///") in ("", ":memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)  # SQLite gives its -wal and -shm files the database file's mode
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
 
         @event.listens_for(engine, "connect")

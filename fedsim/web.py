@@ -4,10 +4,13 @@ shared templates. (Secret keys: fedsim.keys.)"""
 from __future__ import annotations
 
 import logging
+import secrets
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fedsim.mail import MailNotSent
 from fedsim.saml.errors import SamlRefused
@@ -26,6 +29,28 @@ class UserError(HTTPException):
         super().__init__(description=message)
         self.code = code
         self.title = title
+
+
+def safe_next(url: str | None, default: str) -> str:
+    """``url`` when it is a path on this very host, else ``default``: one
+    leading ``/`` (never ``//``), no backslash, no control character or
+    whitespace, no scheme or host — also once percent-decoded, as browsers
+    strip tabs and newlines and read ``\\`` as ``/``. For every redirect
+    target taken from a request (``next``)."""
+    if not url or len(url) > 2000:
+        return default
+    if any(ch.isspace() for ch in url):
+        return default
+    for candidate in (url, unquote(url), unquote(unquote(url))):  # a percent-encoded space stays allowed
+        if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+            return default
+        if any((ch.isspace() and ch != " ") or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+               for ch in candidate):
+            return default
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return default
+    return url
 
 
 def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str, int]:
@@ -57,6 +82,13 @@ def configure_errors(app: Flask) -> None:
                           "(jeton anti-falsification absent ou invalide). Rechargez la page et recommencez.",
                           400, exc.description)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):  # noqa: ANN202
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        log.warning("%s: request body over %s bytes refused", app.name, limit)
+        return error_page("Demande trop volumineuse", f"Le contenu envoyé dépasse la limite de {limit // 1024} Kio "
+                          f"({limit} octets) : il n'a pas été lu.", 413)
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # noqa: ANN202
         title = getattr(exc, "title", None) or exc.name
@@ -70,10 +102,79 @@ def configure_errors(app: Flask) -> None:
 
 
 def configure_shared(app: Flask, *, layout: str) -> None:
-    """Register the shared templates and tell them which layout to extend."""
+    """Register the shared templates and tell them which layout to extend;
+    error pages, limits, trusted hosts, security headers."""
     app.register_blueprint(shared)
     app.jinja_env.globals["layout"] = layout
     configure_errors(app)
+    configure_limits(app)
+    configure_security_headers(app)
+
+
+MAX_BODY = 1024 * 1024  # bytes of request body an app reads at most
+
+
+def default_trusted_hosts(federation_host: str) -> list[str]:
+    return list(dict.fromkeys([federation_host, "localhost", "127.0.0.1", "[::1]"]))
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:5000`` → ``[::1]``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def configure_limits(app: Flask) -> None:
+    """Request body size (Flask's ``MAX_CONTENT_LENGTH``: 413) and the names
+    the app answers for (``FEDSIM_TRUSTED_HOSTS``, any port: else 400; not
+    Flask's ``TRUSTED_HOSTS``, whose check refuses ``[::1]``)."""
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    if app.config.get("FEDSIM_TRUSTED_HOSTS") is None:
+        settings = app.config.get("FEDSIM_SETTINGS")
+        app.config["FEDSIM_TRUSTED_HOSTS"] = default_trusted_hosts(settings.host if settings else "localhost")
+
+    def _trusted_host_first() -> None:
+        """Before any other hook: nothing runs for a Host the app does not
+        serve, nor for a query string that is not ASCII."""
+        trusted = {name.lower() for name in app.config["FEDSIM_TRUSTED_HOSTS"]}
+        if host_name(request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")) not in trusted:
+            log.warning("%s: untrusted Host header refused: %r", app.name, request.environ.get("HTTP_HOST"))
+            raise UserError("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir "
+                            "FEDSIM_TRUSTED_HOSTS).", title="Hôte refusé")
+        if not request.query_string.isascii():  # browsers percent-encode; raw bytes would fail to decode
+            request.query_string = b""  # the error page (its language, its links) must not read it
+            raise UserError("Adresse refusée : l'URL contient un octet non ASCII non encodé.", title="Adresse invalide")
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _trusted_host_first)
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def configure_security_headers(app: Flask) -> None:
+    """CSP (scripts and styles from this app only, inline scripts with the
+    request's nonce), no framing, no sniffing, no referrer to other sites.
+    No form-action: SAML forms post to peers and to registered SPs."""
+    app.context_processor(lambda: {"csp_nonce": csp_nonce()})
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        nonce = g.get("csp_nonce")
+        script = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
 
 def metadata_response(entity_name: str) -> Response:

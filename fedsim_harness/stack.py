@@ -26,8 +26,6 @@ APP_NAMES = ("monespace", "idp_csam", "modigia_sp")
 
 def mailbox_sessions(settings: Settings, url: str | None = None) -> sessionmaker:
     url = url or f"sqlite:///{settings.instance_dir / 'mailbox' / 'mailbox.sqlite3'}"
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     MailboxBase.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)
@@ -42,7 +40,8 @@ def create_apps(settings: Settings, smtp_port: int, overrides: dict[str, dict] |
 
     overrides = overrides or {}
     for name in APP_NAMES:
-        (settings.instance_dir / name).mkdir(parents=True, exist_ok=True)
+        (settings.instance_dir / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+        (settings.instance_dir / name).chmod(0o700)
     common = {"FEDSIM_SETTINGS": settings}
     return {
         "idp_csam": idp_csam.create_app({**common, "SMTP_PORT": smtp_port, **overrides.get("idp_csam", {})}),

@@ -23,12 +23,12 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from lxml import etree
-from saml2.s_utils import decode_base64_and_inflate
 from saml2.samlp import STATUS_AUTHN_FAILED, STATUS_NO_AUTHN_CONTEXT, STATUS_REQUEST_DENIED
 
 from fedsim.db import Database
 from fedsim.federation import Settings
 from fedsim.saml.config import EIDAS_ATTRIBUTES, EIDAS_NATURAL_PERSON
+from fedsim.saml import redirect as saml_redirect
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies
 from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response, post_form
@@ -104,7 +104,7 @@ class EidasRequest:
 def read_extensions(saml_request: str) -> EidasRequest:
     """Read ``eidas:SPType`` and ``eidas:RequestedAttributes`` of an
     AuthnRequest whose signature has already been verified."""
-    root = etree.fromstring(decode_base64_and_inflate(saml_request), hardened_parser())
+    root = etree.fromstring(saml_redirect.inflate(saml_request), hardened_parser())
     ns = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "eidas": EIDAS_EXTENSIONS}
     sp_type = (root.findtext("samlp:Extensions/eidas:SPType", namespaces=ns) or "").strip()
     names = tuple(el.get("Name", "") for el in root.iterfind(

@@ -32,6 +32,8 @@ from flask_babel import Babel, gettext
 from flask_babel.speaklater import LazyString
 from markupsafe import escape
 
+from fedsim.web import safe_next
+
 LANGS = ("nl", "fr", "de", "en")
 DEFAULT_LANG = "fr"
 LANG_COOKIE = "csam_lang"
@@ -97,16 +99,10 @@ def _template_globals() -> dict:
             "cookie_banner": request.cookies.get(CONSENT_COOKIE) not in CONSENT_CHOICES}
 
 
-def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @bp.post("/cookies")
 def cookie_consent():
     choice = request.form.get("choix")
-    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response = redirect(safe_next(request.form.get("next"), "/"), code=303)
     if choice in CONSENT_CHOICES:
         response.set_cookie(CONSENT_COOKIE, choice, max_age=int(ONE_YEAR.total_seconds()), samesite="Lax",
                             httponly=True)

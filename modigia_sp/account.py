@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Regexp
 
 from fedsim.db import Database
 from modigia_sp.gate import entered_user
@@ -14,7 +14,9 @@ bp = Blueprint("account", __name__)
 
 class ContactForm(FlaskForm):
     subject = StringField("Objet", validators=[InputRequired("Indiquez l'objet de votre message."),
-                                               Length(max=200)])
+                                               Length(max=200),
+                                               Regexp(r"^[^\r\n]*\Z", message="L'objet tient sur une ligne : "
+                                                      "retirez le saut de ligne.")])
     body = TextAreaField("Message", validators=[InputRequired("Écrivez votre message."), Length(max=5000)])
 
 

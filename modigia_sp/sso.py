@@ -1,8 +1,6 @@
 """Modigia as a strict SAML SP of Cerbère Citoyen."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, redirect, request, session, url_for
 
 from fedsim import sessions
@@ -11,7 +9,7 @@ from fedsim.federation import display_name
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
-from fedsim.web import plain
+from fedsim.web import plain, safe_next
 from modigia_sp.services import check_login, user_from_login
 
 bp = Blueprint("sso", __name__)
@@ -21,12 +19,6 @@ def _sp() -> ServiceProvider:
     return current_app.extensions["modigia.sp"]
 
 
-def local_path(url: str | None, default: str = "/") -> str:
-    if not url or not url.startswith("/") or url.startswith("//") or urlsplit(url).netloc:
-        return default
-    return url
-
-
 @bp.get("/saml/metadata")
 def metadata():
     return plain(current_app.extensions["modigia.sp_metadata"], mimetype="application/samlmetadata+xml")
@@ -34,7 +26,7 @@ def metadata():
 
 @bp.get("/saml/login")
 def login():
-    location, relay_state = _sp().start_login(Database.session(), local_path(request.args.get("next")))
+    location, relay_state = _sp().start_login(Database.session(), safe_next(request.args.get("next"), "/"))
     session["sp_relay_states"] = (session.get("sp_relay_states", []) + [relay_state])[-5:]
     return redirect(location)
 

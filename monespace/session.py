@@ -16,12 +16,11 @@ logout and the idle timeout end it (``monespace.logout``)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import session
 from sqlalchemy.orm import Session
 
-from fedsim import clock, sessions
+from fedsim import clock, sessions, web
 
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account
@@ -59,13 +58,8 @@ def log_in(who: UpstreamIdentity, account: Account | None) -> None:
 
 
 def safe_next(url: str | None, default: str = "/tableau-de-bord") -> str:
-    """Only local paths: a ``next`` pointing elsewhere is ignored."""
-    if not url:
-        return default
-    parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
-        return default
-    return url
+    """Only local paths: a ``next`` pointing elsewhere is ignored (fedsim.web.safe_next)."""
+    return web.safe_next(url, default)
 
 
 def context(account: Account) -> str | None:

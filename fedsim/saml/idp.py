@@ -20,7 +20,6 @@ from saml2.assertion import authn_statement
 from saml2.config import Config
 from saml2.request import AuthnRequest
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_UNSPECIFIED, NameID
-from saml2.s_utils import decode_base64_and_inflate
 from saml2.samlp import (STATUS_INVALID_NAMEID_POLICY, STATUS_NO_AUTHN_CONTEXT, STATUS_NO_PASSIVE,
                          STATUS_REQUESTER, STATUS_RESPONDER)
 from saml2.server import Server
@@ -157,8 +156,8 @@ class IdentityProvider:
         """Inflate the request and find its Issuer, before anything trusts
         it: an SP no metadata describes is named as such, and a DOCTYPE is
         refused even when the signature is good."""
+        xml = redirect.inflate(saml_request)  # or SamlRefused: unreadable, or over the size limit
         try:
-            xml = decode_base64_and_inflate(saml_request)
             root = etree.fromstring(xml, hardened_parser())
         except Exception as exc:  # noqa: BLE001 - base64, zlib or XML: unreadable all the same
             detail = f"{type(exc).__name__}: {exc}"[:500]

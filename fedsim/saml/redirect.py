@@ -6,6 +6,7 @@ correctly). Also: reading such a query, and writing one from decoded values.
 from __future__ import annotations
 
 import base64
+import zlib
 from collections.abc import Mapping
 from urllib.parse import unquote_plus, urlencode
 
@@ -18,6 +19,26 @@ from saml2.xmldsig import SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
 from fedsim.saml.errors import SamlRefused
 
 HASHES = {SIG_RSA_SHA256: hashes.SHA256, SIG_RSA_SHA384: hashes.SHA384, SIG_RSA_SHA512: hashes.SHA512}
+
+
+MAX_INFLATED = 256 * 1024  # bytes a deflated SAML message may inflate to
+
+
+def inflate(message_b64: str, limit: int = MAX_INFLATED) -> bytes:
+    """A base64 DEFLATE message of the HTTP-Redirect binding, inflated to at
+    most ``limit`` bytes: beyond, SamlRefused (a few kB inflate to MB)."""
+    try:
+        data = base64.b64decode(message_b64)
+        inflater = zlib.decompressobj(wbits=-15)
+        xml = inflater.decompress(data, limit)
+        over = bool(inflater.unconsumed_tail) or bool(inflater.decompress(inflater.unconsumed_tail, 1))
+    except (ValueError, zlib.error) as exc:
+        raise SamlRefused("Message SAML illisible (base64, DEFLATE ou XML invalide).",
+                          f"{type(exc).__name__}: {exc}"[:500]) from None
+    if over:
+        raise SamlRefused(f"Message SAML trop volumineux : une fois décompressé, il dépasse la limite de "
+                          f"{limit // 1024} Kio ({limit} octets).")
+    return xml
 
 
 def _raw_params(raw_query: str) -> dict[str, str]:

@@ -129,10 +129,11 @@ class LogoutService:
         if kind is None:
             raise SamlRefused("Aucun message de déconnexion SAML reçu.")
         try:
-            xml = self.entity.unravel(args["SAMLRequest" if kind == "request" else "SAMLResponse"],
-                                      BINDING_HTTP_REDIRECT)
+            xml = redirect.inflate(args["SAMLRequest" if kind == "request" else "SAMLResponse"]).decode("utf-8")
             parse = logout_request_from_string if kind == "request" else logout_response_from_string
             message = parse(xml)
+        except SamlRefused:
+            raise
         except Exception as exc:  # noqa: BLE001 - malformed input of any kind
             raise SamlRefused("Message de déconnexion illisible.", f"{type(exc).__name__}: {exc}") from None
         if message is None or message.issuer is None or not message.issuer.text:

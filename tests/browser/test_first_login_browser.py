@@ -38,8 +38,11 @@ def test_eid_first_login_in_chromium(served, page: Page) -> None:
     # G24 → G26: the activation e-mail in the web mailbox
     page.goto(urls["mailbox"] + "/?to=" + naima.email)
     page.get_by_role("link", name="Activation de votre compte Mon Espace").click()
-    expect(page.get_by_text(f"Bonjour {naima.given_name} {naima.surname}")).to_be_visible()
-    page.get_by_role("link", name="Activer mon compte Mon Espace").click()
+    mail = page.frame_locator("iframe.mail-body")  # the mail, sanitised, in a sandboxed frame
+    expect(mail.get_by_text(f"Bonjour {naima.given_name} {naima.surname}")).to_be_visible()
+    with page.context.expect_page() as opened:  # a link of the mail opens in a new tab
+        mail.get_by_role("link", name="Activer mon compte Mon Espace").click()
+    page = opened.value
     expect(page.get_by_text("Votre compte Mon Espace a bien été activé.")).to_be_visible()
     expect(page.locator(".cerbere-username")).to_have_text("nmremi")
 
