@@ -17,7 +17,7 @@ from fedsim.web import configure_shared
 from idp_csam import bel, config, i18n, itsme_op, login, sso
 from idp_csam import eidas_node
 from idp_csam.credentials import Credentials
-from idp_csam.methods import all_methods, email_code
+from idp_csam.methods import all_methods, app_code, email_code
 from idp_csam.cardpki import CardPki
 from idp_csam.eid import CardReader, load_cards
 from idp_csam.models import Base
@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def configure_state(app: Flask) -> None:
     """Server-side sessions, and the periodic purge of every expired record."""
     sessions.init_app(app)
-    purge.install(app, (sessions.purge, saml_state.purge, email_code.purge, itsme_op.purge))
+    purge.install(app, (sessions.purge, saml_state.purge, email_code.purge, app_code.purge, itsme_op.purge))
 
 
 def configure_methods(app: Flask, methods) -> None:  # noqa: ANN001 - tuple[Method, ...]

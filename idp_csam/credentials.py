@@ -1,16 +1,18 @@
 """CSAM usernames and passwords: the first factor of the e-mail code and app
-code methods (G05, G06, G21). Repeated failures lock the account for a while,
-and the refusal says until when."""
+code methods (G05, G06, G21). Repeated failures lock the account for a while;
+the one refusal message says so without telling whether an account exists."""
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, case, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from fedsim import clock
+from fedsim import attempts, clock
 from fedsim.personas import Persona
 from idp_csam.models import Base, Citizen
 
@@ -50,29 +52,49 @@ class Credentials:
         db.commit()
 
     def verify(self, db: Session, username: str, password: str) -> Citizen:
-        """The citizen behind a correct username + password, else PasswordRefused."""
-        refused = "Nom d'utilisateur ou mot de passe incorrect."
+        """The citizen behind a correct username + password, else PasswordRefused.
+
+        Every refusal says the same thing, whether the username is unknown,
+        the password wrong or the account locked, and costs one hash check
+        (a dummy one for unknown or locked accounts): neither the text nor
+        the time tells whether an account exists. The lockout is announced
+        in that one message, for any username. Each check first claims one
+        of ``max_failures`` tries in the database (``fedsim.attempts``); the
+        claim that uses the last one locks the account for ``lockout``.
+        """
+        refused = PasswordRefused(self.refusal)
         account = db.get(CsamAccount, (username or "").strip())
         if account is None:
-            raise PasswordRefused(refused)
+            check_password_hash(_dummy_hash(), password or "")
+            raise refused
         now = clock.naive_utc_now()
-        if account.locked_until is not None and account.locked_until > now:
-            raise PasswordRefused(self._locked(account))
+        key = CsamAccount.username == account.username
+        db.execute(update(CsamAccount).where(key, CsamAccount.locked_until <= now)
+                   .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
+        locks = case((CsamAccount.failed_logins + 1 >= self.max_failures, now + self.lockout),
+                     else_=CsamAccount.locked_until)
+        if not attempts.claim(db, CsamAccount.failed_logins, self.max_failures, key, locked_until=locks):
+            check_password_hash(_dummy_hash(), password or "")
+            raise refused
         if not check_password_hash(account.password_hash, password or ""):
-            account.failed_logins += 1
-            if account.failed_logins >= self.max_failures:
-                account.failed_logins, account.locked_until = 0, now + self.lockout
-                db.commit()
-                raise PasswordRefused(self._locked(account))
-            db.commit()
-            raise PasswordRefused(refused)
-        account.failed_logins, account.locked_until = 0, None
+            raise refused
+        db.execute(update(CsamAccount).where(key).values(failed_logins=0, locked_until=None)
+                   .execution_options(synchronize_session=False))
         db.commit()
+        db.refresh(account)
         return db.get(Citizen, account.nrn)
 
-    def _locked(self, account: CsamAccount) -> str:
-        return (f"Compte bloqué après {self.max_failures} essais infructueux, jusqu'à "
-                f"{account.locked_until:%d/%m/%Y %H:%M} (heure UTC).")
+    @property
+    def refusal(self) -> str:
+        minutes = int(self.lockout.total_seconds() // 60)
+        return (f"Nom d'utilisateur ou mot de passe incorrect. Après {self.max_failures} essais infructueux, "
+                f"le compte est bloqué pendant {minutes} minutes : réessayez plus tard.")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made like real ones, checked for unknown and locked accounts."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def by_username(db: Session, username: str) -> CsamAccount | None:

@@ -4,6 +4,7 @@ secret is first enrolled: a QR code of the provisioning URI (and the secret
 in text), confirmed with a first code, so a real app can be used in demos."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,12 +13,12 @@ import segno
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
-from fedsim import clock
+from fedsim import attempts, clock
 from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
@@ -41,6 +42,29 @@ class AppCodeKey(Base):
     secret: Mapped[str] = mapped_column(String(64))
     confirmed: Mapped[bool] = mapped_column(default=False)
     last_step: Mapped[int | None]
+
+
+class AppCodeLogin(Base):
+    """The wrong codes of one login in progress (its id is kept in the CSAM
+    session): claimed in the database before each check (``fedsim.attempts``)."""
+    __tablename__ = "csam_app_code_login"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("csam_account.username"))
+    created_at: Mapped[datetime]
+    tries: Mapped[int] = mapped_column(default=0)
+
+
+# A login still in progress after this long was abandoned: its CSAM session
+# (which alone knows the row's id) has expired too (SESSION_MAX_AGE, 24 h).
+ABANDONED_AFTER = timedelta(hours=24)
+
+
+def purge(db: Session, now: datetime) -> int:
+    """Delete the try counters of logins abandoned for ``ABANDONED_AFTER``."""
+    deleted = db.execute(delete(AppCodeLogin).where(AppCodeLogin.created_at < now - ABANDONED_AFTER)).rowcount
+    db.commit()
+    return deleted
 
 
 class CodeRefused(Exception):
@@ -93,15 +117,15 @@ class Login:
     """The login in progress, kept in the CSAM session."""
     username: str
     nrn: str
-    tries: int = 0
+    id: str
 
     @classmethod
     def current(cls) -> Login | None:
         state = session.get(STATE)
-        return cls(**state) if state else None
+        return cls(**state) if state and state.get("id") else None
 
     def save(self) -> None:
-        session[STATE] = {"username": self.username, "nrn": self.nrn, "tries": self.tries}
+        session[STATE] = {"username": self.username, "nrn": self.nrn, "id": self.id}
 
 
 def _errors(form: FlaskForm) -> str:
@@ -124,7 +148,9 @@ def start():
         except PasswordRefused as refused:
             error, status = refused.message, 400
         else:
-            login = Login(username=form.username.data.strip(), nrn=citizen.nrn)
+            login = Login(username=form.username.data.strip(), nrn=citizen.nrn, id=secrets.token_urlsafe(32))
+            db.add(AppCodeLogin(id=login.id, username=login.username, created_at=clock.naive_utc_now()))
+            db.commit()
             login.save()
             key = db.get(AppCodeKey, login.username)
             return redirect(url_for("app_code.code" if key and key.confirmed else "app_code.enrol"))
@@ -133,26 +159,52 @@ def start():
     return render_template("idp_csam/app_code/password.html", form=form, error=error), status
 
 
-def _attempt(db: Session, login: Login, key: AppCodeKey, form: CodeForm):  # noqa: ANN202
+def _attempt(db: Session, login: Login, key: AppCodeKey, form: CodeForm):
     """Check the submitted code; a response when the login ends (success or
     too many tries), else the error message to show."""
+    outcome = attempt(db, login, key, form.code.data, _max_tries())
+    if outcome is None:
+        session.pop(STATE, None)
+        return authn.complete(login.nrn, METHOD)
+    if outcome.left <= 0:
+        session.pop(STATE, None)
+        return render_template("idp_csam/app_code/too_many.html", tries=_max_tries()), 429
+    return outcome.message
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    left: int
+
+
+def attempt(db: Session, login: Login, key: AppCodeKey, code: str, max_tries: int) -> Refusal | None:
+    """None when ``code`` logs in, else why not and how many tries are left.
+
+    The try is claimed in the database before the code is checked, and the
+    time step is spent with a conditional update: guesses sent at once check
+    at most ``max_tries`` codes, and one valid code logs in once."""
+    if not attempts.claim(db, AppCodeLogin.tries, max_tries, AppCodeLogin.id == login.id):
+        return Refusal("", 0)
     try:
-        step = check_code(key.secret, form.code.data, key.last_step)
+        step = check_code(key.secret, code, key.last_step)
     except CodeRefused as refused:
-        login.tries += 1
-        if login.tries >= _max_tries():
-            session.pop(STATE, None)
-            return render_template("idp_csam/app_code/too_many.html", tries=login.tries), 429
-        login.save()
-        left = _max_tries() - login.tries
-        return f"{refused.message} Il vous reste {left} essai{'s' if left > 1 else ''}."
-    key.confirmed, key.last_step = True, step
+        left = max_tries - db.scalar(select(AppCodeLogin.tries).where(AppCodeLogin.id == login.id))
+        return Refusal(f"{refused.message} Il vous reste {left} essai{'s' if left > 1 else ''}.", left)
+    spent = db.execute(update(AppCodeKey).where(
+        AppCodeKey.username == key.username, or_(AppCodeKey.last_step.is_(None), AppCodeKey.last_step < step),
+    ).values(confirmed=True, last_step=step).execution_options(synchronize_session=False)).rowcount == 1
+    if spent:
+        db.execute(delete(AppCodeLogin).where(AppCodeLogin.id == login.id))
     db.commit()
-    session.pop(STATE, None)
-    return authn.complete(login.nrn, METHOD)
+    db.refresh(key)
+    if not spent:
+        left = max_tries - db.scalar(select(AppCodeLogin.tries).where(AppCodeLogin.id == login.id))
+        return Refusal(f"{REUSED} Il vous reste {left} essai{'s' if left > 1 else ''}.", left)
+    return None
 
 
-def _code_page(template: str, enrolling: bool):  # noqa: ANN202
+def _code_page(template: str, enrolling: bool):
     login = Login.current()
     if login is None:
         return redirect(url_for("app_code.start"))

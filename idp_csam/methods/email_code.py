@@ -21,12 +21,12 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
-from fedsim import clock, keys
+from fedsim import attempts, clock, keys
 from fedsim.db import Database
 from fedsim.mail import Mailer
 from fedsim.purge import GRACE
@@ -112,34 +112,50 @@ def _current(db: Session) -> EmailCodeChallenge | None:
 
 
 def check_code(db: Session, typed: str) -> Citizen:
-    """The citizen whose pending code this is, else CodeRefused (in French)."""
-    challenge = _current(db)
+    """The citizen whose pending code (this browser's) this is, else CodeRefused (in French)."""
+    return check_challenge(db, _current(db), typed)
+
+
+def check_challenge(db: Session, challenge: EmailCodeChallenge | None, typed: str) -> Citizen:
+    """Each guess first claims one of the ``EMAIL_CODE_MAX_ATTEMPTS`` tries in
+    the database (``fedsim.attempts``), so guesses sent at once cannot check
+    more codes than the limit; the single use is claimed the same way."""
     resend = "Cliquez sur « Renvoyer le code » pour en recevoir un nouveau."
+    used = CodeRefused("Ce code de sécurité a déjà été utilisé : il ne sert qu'une fois. Identifiez-vous "
+                       "à nouveau avec votre nom d'utilisateur et votre mot de passe.", 409)
     if challenge is None:
         raise CodeRefused("Aucun code de sécurité n'est en attente pour cette connexion : identifiez-vous "
                           "d'abord avec votre nom d'utilisateur et votre mot de passe.", 409)
     if challenge.used_at is not None:
-        raise CodeRefused("Ce code de sécurité a déjà été utilisé : il ne sert qu'une fois. Identifiez-vous "
-                          "à nouveau avec votre nom d'utilisateur et votre mot de passe.", 409)
+        raise used
     max_attempts = current_app.config["EMAIL_CODE_MAX_ATTEMPTS"]
+    too_many = CodeRefused(f"Trop d'essais erronés ({max_attempts}) : ce code de sécurité n'est plus valable. "
+                           + resend, 429)
     if challenge.attempts >= max_attempts:
-        raise CodeRefused(f"Trop d'essais erronés ({max_attempts}) : ce code de sécurité n'est plus valable. "
-                          + resend, 429)
+        raise too_many
     if challenge.expires_at <= clock.naive_utc_now():
         minutes = int(current_app.config["EMAIL_CODE_LIFETIME"].total_seconds() // 60)
         raise CodeRefused(f"Ce code de sécurité a expiré (il est valable {minutes} minutes). " + resend, 410)
+    if not attempts.claim(db, EmailCodeChallenge.attempts, max_attempts, EmailCodeChallenge.id == challenge.id,
+                          EmailCodeChallenge.used_at.is_(None)):
+        db.refresh(challenge)
+        raise used if challenge.used_at is not None else too_many
+    db.refresh(challenge)
     code = "".join((typed or "").split())
     if not hmac.compare_digest(challenge.code_digest, _digest(challenge.id, code)):
-        challenge.attempts += 1
-        db.commit()
         left = max_attempts - challenge.attempts
         if left <= 0:
             raise CodeRefused(f"Code de sécurité incorrect. Trop d'essais erronés ({max_attempts}) : ce code "
                               "n'est plus valable. " + resend, 429)
         return_hint = " Utilisez le code du dernier e-mail reçu." if _was_replaced(db, challenge) else ""
         raise CodeRefused(f"Code de sécurité incorrect. Il vous reste {_plural(left)}.{return_hint}")
-    challenge.used_at = clock.naive_utc_now()
+    spent = db.execute(update(EmailCodeChallenge).where(
+        EmailCodeChallenge.id == challenge.id, EmailCodeChallenge.used_at.is_(None),
+    ).values(used_at=clock.naive_utc_now()).execution_options(synchronize_session=False)).rowcount == 1
     db.commit()
+    if not spent:  # a parallel submission of the same code won
+        raise used
+    db.refresh(challenge)
     return db.get(Citizen, challenge.nrn)
 
 

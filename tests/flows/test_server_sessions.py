@@ -25,6 +25,7 @@ from fedsim.sessions import ID_FORMAT, SERIALIZER, StoredSession, hash_id
 from fedsim_harness.stack import Federation, create_apps
 from idp_csam.itsme_op import ItsmeAccessToken, ItsmeAssertionJti, ItsmeAuthorization, ItsmePhone
 from idp_csam.methods.email_code import EmailCodeChallenge
+from idp_csam.methods.app_code import ABANDONED_AFTER, AppCodeLogin
 from modigia_sp.models import User
 from monespace.accounts import AccountService
 from monespace.models import Account
@@ -259,6 +260,8 @@ def test_expired_rows_are_purged_and_live_ones_kept(federation: Federation, jean
         for tag, auth, expires in (("old", "old", expiries["old"]), ("live", "live", expiries["live"]),
                                    ("token-live", "token-live", expiries["live"])):
             db.add(ItsmeAccessToken(digest=tag, authorization_id=auth, expires_at=expires))
+        db.add(AppCodeLogin(id="old", username=jean.csam.username, created_at=later - ABANDONED_AFTER - timedelta(minutes=1)))
+        db.add(AppCodeLogin(id="live", username=jean.csam.username, created_at=now))
         db.add(SeenAssertion(assertion_id="old", issuer="-", seen_at=later - REPLAY_WINDOW - timedelta(minutes=1)))
         db.add(SeenAssertion(assertion_id="live", issuer="-", seen_at=later - timedelta(minutes=10)))
         db.commit()
@@ -274,6 +277,7 @@ def test_expired_rows_are_purged_and_live_ones_kept(federation: Federation, jean
         assert left(PendingAuthn.key) == ["live"]
         assert left(SeenAssertion.assertion_id) == ["live"]
         assert left(EmailCodeChallenge.id) == ["live"]
+        assert left(AppCodeLogin.id) == ["live"]
         assert left(ItsmeAssertionJti.jti) == ["live"]
         assert left(ItsmeAccessToken.digest) == ["live", "token-live"]
         assert left(ItsmeAuthorization.id) == ["live", "token-live"]  # a live token keeps its authorization
