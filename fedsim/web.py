@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from fedsim import protocol_log
 from fedsim.mail import MailNotSent
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import PostForm
@@ -53,7 +54,10 @@ def safe_next(url: str | None, default: str) -> str:
     return url
 
 
-def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str, int]:
+def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str | Response, int]:
+    if request.url_adapter is None:  # a Host that is no valid name (werkzeug's BadHost): no URL
+        # can be built for this request, so no page with the layout's links; plain text then
+        return Response(f"{title}\n\n{message}\n", mimetype="text/plain"), status
     return render_template("fedsim/error.html", title=title, message=message,
                            detail=detail, status=status), status
 
@@ -103,12 +107,14 @@ def configure_errors(app: Flask) -> None:
 
 def configure_shared(app: Flask, *, layout: str) -> None:
     """Register the shared templates and tell them which layout to extend;
-    error pages, limits, trusted hosts, security headers."""
+    error pages, limits, trusted hosts, security headers, the correlation
+    id of protocol log lines (``X-Correlation-Id``)."""
     app.register_blueprint(shared)
     app.jinja_env.globals["layout"] = layout
     configure_errors(app)
     configure_limits(app)
     configure_security_headers(app)
+    protocol_log.configure(app)
 
 
 MAX_BODY = 1024 * 1024  # bytes of request body an app reads at most

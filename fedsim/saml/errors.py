@@ -1,8 +1,6 @@
 """Why a SAML message was refused, in words a tester can act on."""
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
-
 from saml2.response import (IncorrectlySigned, StatusError, StatusNoAuthnContext, UnsolicitedResponse,
                             VerificationError)
 from saml2.sigver import MissingKey, SignatureError
@@ -47,19 +45,16 @@ class NameIdPolicyRefused(IdpStatus):
 
 def explain(exc: BaseException) -> SamlRefused:
     """Turn a pysaml2 exception into a SamlRefused with a precise reason."""
-    text = f"{type(exc).__name__}: {exc}"[:500]
-    lowered = text.lower()
     if isinstance(exc, SamlRefused):
         return exc
+    text = _with_causes(exc)
+    lowered = f"{type(exc).__name__}: {exc}".lower()
     if isinstance(exc, StatusNoAuthnContext):
         return AuthnContextUnavailable("Le niveau d'authentification demandé n'est pas disponible.", text)
     cause = exc.__cause__
-    if isinstance(exc, IncorrectlySigned) and cause is not None:
-        # pysaml2 reports a request it cannot even parse as "not signed correctly"
-        cause_text = f"{type(cause).__name__}: {cause}"
-        if _forbids_doctype(cause_text.lower()) or isinstance(cause, ParseError):
-            refused = explain(cause)
-            return SamlRefused(refused.reason, f"{text} <- {cause_text}"[:500])
+    if isinstance(exc, IncorrectlySigned) and cause is not None and not isinstance(cause, SignatureError):
+        # pysaml2 reports any failure to read a request (parser, schema...) as "not signed correctly"
+        return SamlRefused(explain(cause).reason, text)
     if isinstance(exc, UnsolicitedResponse):
         return SamlRefused("Réponse non sollicitée : elle ne répond à aucune demande "
                            "d'authentification envoyée par ce service (InResponseTo inconnu ou déjà utilisé).", text)
@@ -83,6 +78,19 @@ def explain(exc: BaseException) -> SamlRefused:
     if isinstance(exc, VerificationError):
         return SamlRefused("Les conditions de l'assertion ne sont pas remplies.", text)
     return SamlRefused("Message SAML illisible ou invalide.", text)
+
+
+def _with_causes(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` and of its causes (``<-``): pysaml2 turns
+    any failure while reading a message (schema, parser, temp file...) into
+    « not signed correctly », and only the cause says what really failed."""
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 4:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return " <- ".join(parts)[:500]
 
 
 def _forbids_doctype(lowered: str) -> bool:

@@ -26,7 +26,7 @@ from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
 from sqlalchemy.orm import Session
 
-from fedsim import clock
+from fedsim import clock, protocol_log
 from fedsim.saml import redirect
 from fedsim.saml.errors import SamlRefused, explain
 from fedsim.saml.state import PendingAuthn
@@ -113,8 +113,30 @@ class IdentityProvider:
         ``query`` is the query string exactly as received
         (``request.query_string`` decoded latin-1): the signature is checked
         on it, never on re-encoded values. A mapping of decoded values is
-        accepted too (tests, tools): it is encoded the way pysaml2 signs."""
+        accepted too (tests, tools): it is encoded the way pysaml2 signs.
+        Logs one ``fedsim.protocol`` line: accepted, or refused and why."""
         raw = query if isinstance(query, str) else redirect.query_string(query)
+        try:
+            info = self._parse_redirect(raw)
+        except SamlRefused as refused:
+            message_id, issuer = protocol_log.peek(self._head(raw))
+            protocol_log.log_step("AuthnRequest", message_id=message_id, issuer=issuer, destination=self.entity_id,
+                                  binding=BINDING_HTTP_REDIRECT, outcome="refused",
+                                  reason=protocol_log.refusal(refused.reason, refused.detail))
+            raise
+        protocol_log.log_step("AuthnRequest", message_id=info.request_id, issuer=info.sp_entity_id,
+                              destination=self.entity_id, binding=BINDING_HTTP_REDIRECT, outcome="accepted")
+        return info
+
+    @staticmethod
+    def _head(raw: str) -> bytes:
+        """The request's XML for the log, or nothing if it cannot be read."""
+        try:
+            return redirect.inflate(redirect.parse(raw).get("SAMLRequest") or "", 64 * 1024)
+        except SamlRefused:
+            return b""
+
+    def _parse_redirect(self, raw: str) -> AuthnRequestInfo:
         args = redirect.parse(raw)
         saml_request = args.get("SAMLRequest")
         if not saml_request:
@@ -131,9 +153,8 @@ class IdentityProvider:
             message = self._load(xml, saml_request)
             response_args = self.server.response_args(message, [BINDING_HTTP_POST])
         except Exception as exc:  # pysaml2 raises many unrelated types
-            refused = explain(exc)
-            log.warning("AuthnRequest refused by %s: %s", self.entity_id, refused.detail)
-        if refused is not None:  # outside the except block: see ServiceProvider.accept
+            refused = explain(exc)  # logged by parse_redirect, with the causes pysaml2 wraps
+        if refused is not None:  # outside the except block: no implicit chaining to pysaml2's exception
             raise refused
         requested = message.requested_authn_context
         contexts: tuple[str, ...] = ()
@@ -274,6 +295,7 @@ class IdentityProvider:
             info.request_id, info.acs_url, info.sp_entity_id, identity=attributes, name_id=name_id,
             authn_statement=statement, policy=self.server.config.getattr("policy", "idp"),
             sign_assertion=True, sign_response=True, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+        self._log_response(info, response)
         return Answer(info.acs_url, self._fields(info, response), name_id=name_id.text,
                       name_id_format=name_id.format, session_index=statement.session_index)
 
@@ -289,9 +311,14 @@ class IdentityProvider:
         response = self.server._response(  # noqa: SLF001 - create_error_response knows only Responder
             info.request_id, info.acs_url, status_element, None, True,
             sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
-        log.info("%s answers AuthnRequest %s of %s: %s/%s %s", self.entity_id, info.request_id,
-                 info.sp_entity_id, top.rsplit(":", 1)[-1], status.rsplit(":", 1)[-1], message)
+        self._log_response(info, response, f"{top.rsplit(':', 1)[-1]}/{status.rsplit(':', 1)[-1]} {message}".strip())
         return PostForm(info.acs_url, self._fields(info, response))
+
+    def _log_response(self, info: AuthnRequestInfo, response, status: str = "Success") -> None:  # noqa: ANN001
+        message_id, _ = protocol_log.peek(str(response))
+        protocol_log.log_step("Response", message_id=message_id, issuer=self.entity_id,
+                              destination=info.sp_entity_id, binding=BINDING_HTTP_POST, outcome="issued",
+                              reason=f"InResponseTo {info.request_id}: {status}")
 
     def respond_no_passive(self, info: AuthnRequestInfo, message: str = "") -> PostForm:
         """Responder/NoPassive: the request said IsPassive and the IdP cannot

@@ -22,7 +22,7 @@ from saml2.samlp import (
 from saml2.xmldsig import SIG_RSA_SHA256
 from sqlalchemy.orm import Session
 
-from fedsim import clock
+from fedsim import clock, protocol_log
 from fedsim.saml import redirect
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import SeenLogoutRequest
@@ -117,13 +117,48 @@ class LogoutService:
             destination, peer, name_id=NameID(text=name_id, format=name_id_format or NAMEID_FORMAT_PERSISTENT,
                                               name_qualifier=idp, sp_name_qualifier=sp),
             session_indexes=[session_index] if session_index else None, sign=False)
-        return self._redirect(message, destination, relay_state, response=False), request_id
+        url = self._redirect(message, destination, relay_state, response=False)
+        protocol_log.log_step("LogoutRequest", message_id=request_id, issuer=self.entity_id, destination=peer,
+                              binding=BINDING_HTTP_REDIRECT, outcome="sent")
+        return url, request_id
 
     def receive(self, raw_query: str, db: Session) -> ReceivedLogout:
         """Verify and read a LogoutRequest or LogoutResponse from the query
         string exactly as received (``request.query_string``). Stale,
         replayed or badly signed: SamlRefused. An accepted LogoutRequest's
-        ID is remembered in ``db`` (committed)."""
+        ID is remembered in ``db`` (committed). Logs one ``fedsim.protocol``
+        line: accepted, or refused and why."""
+        try:
+            received = self._receive(raw_query, db)
+        except SamlRefused as refused:
+            event, head = self._head(raw_query)
+            message_id, issuer = protocol_log.peek(head)
+            protocol_log.log_step(event, message_id=message_id, issuer=issuer, destination=self.entity_id,
+                                  binding=BINDING_HTTP_REDIRECT, outcome="refused",
+                                  reason=protocol_log.refusal(refused.reason, refused.detail))
+            raise
+        protocol_log.log_step(
+            "LogoutRequest" if received.kind == "request" else "LogoutResponse", message_id=received.message_id,
+            issuer=received.issuer, destination=self.entity_id, binding=BINDING_HTTP_REDIRECT, outcome="accepted",
+            reason="" if received.kind == "request" else f"InResponseTo {received.in_response_to}: "
+                                                         f"{received.status or 'no status'}")
+        return received
+
+    @staticmethod
+    def _head(raw_query: str) -> tuple[str, bytes]:
+        """(event, the message's XML or nothing) of a refused query, for the log."""
+        try:
+            args = redirect.parse(raw_query)
+        except SamlRefused:
+            return "LogoutMessage", b""
+        name = "SAMLRequest" if "SAMLRequest" in args else "SAMLResponse"
+        event = "LogoutRequest" if name == "SAMLRequest" else "LogoutResponse"
+        try:
+            return event, redirect.inflate(args.get(name) or "", 64 * 1024)
+        except SamlRefused:
+            return event, b""
+
+    def _receive(self, raw_query: str, db: Session) -> ReceivedLogout:
         args = redirect.parse(raw_query)
         kind = "request" if "SAMLRequest" in args else "response" if "SAMLResponse" in args else None
         if kind is None:
@@ -230,9 +265,12 @@ class LogoutService:
         response = self.entity._status_response(  # noqa: SLF001
             LogoutResponse, self.entity._issuer(), status_element, False,  # noqa: SLF001
             destination=destination, in_response_to=received.message_id)
-        log.info("%s answers LogoutRequest %s of %s: %s %s", self.entity_id, received.message_id,
-                 received.issuer, status, sub_status)
-        return self._redirect(response, destination, received.relay_state, response=True)
+        url = self._redirect(response, destination, received.relay_state, response=True)
+        protocol_log.log_step("LogoutResponse", message_id=response.id, issuer=self.entity_id,
+                              destination=received.issuer, binding=BINDING_HTTP_REDIRECT, outcome="sent",
+                              reason=f"InResponseTo {received.message_id}: {status.rsplit(':', 1)[-1]}"
+                                     f"{'/' + sub_status.rsplit(':', 1)[-1] if sub_status else ''} {message}".strip())
+        return url
 
     def respond_partial(self, received: ReceivedLogout, message: str) -> str:
         """Success/PartialLogout: the session here is ended, some other

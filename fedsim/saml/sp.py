@@ -3,6 +3,7 @@ answer, hand back a neutral ``SamlLogin``. State (outstanding requests,
 replay cache) lives in the app's database through the session it is given."""
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from fedsim import clock
+from fedsim import clock, protocol_log
 from fedsim.saml import profile
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
@@ -102,18 +103,34 @@ class ServiceProvider:
         ``check`` may refuse the login by raising ValueError (e.g. a missing
         attribute) before anything is recorded. Raises SamlRefused (or one of
         its ``IdpStatus`` kinds); writes nothing then. Of several concurrent
-        posts of one Response, exactly one is accepted."""
+        posts of one Response, exactly one is accepted. Logs one
+        ``fedsim.protocol`` line: accepted, or refused and why."""
+        try:
+            login = self._accept(db, saml_response, relay_state, browser_relay_states, check)
+        except SamlRefused as refused:
+            self._log_response(saml_response, "refused", protocol_log.refusal(refused.reason, refused.detail))
+            raise
+        self._log_response(saml_response, "accepted")
+        return login
+
+    def _log_response(self, saml_response: str | None, outcome: str, reason: str = "") -> None:
+        try:  # the start of the message is enough to name it; it may be anything
+            head = base64.b64decode((saml_response or "")[:88_000], validate=False)
+        except ValueError:
+            head = b""
+        message_id, issuer = protocol_log.peek(head)
+        protocol_log.log_step("Response", message_id=message_id, issuer=issuer, destination=self.entity_id,
+                              binding=BINDING_HTTP_POST, outcome=outcome, reason=reason)
+
+    def _accept(self, db: Session, saml_response: str | None, relay_state: str | None,
+                browser_relay_states: list[str], check: Callable[[SamlLogin], object] | None) -> SamlLogin:
         if not saml_response:
             raise SamlRefused("Aucune réponse SAML reçue (paramètre SAMLResponse absent).")
         pending = self._pending(db, relay_state)
         if relay_state not in browser_relay_states:
             raise SamlRefused("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur.")
-        try:
-            checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
-                                            self._idp_keys(), self._attribute_name)
-        except SamlRefused as refused:
-            log.warning("SAML response refused by %s: %s (%s)", self.entity_id, refused.reason, refused.detail)
-            raise
+        checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
+                                        self._idp_keys(), self._attribute_name)
         login = SamlLogin(
             issuer=checked.issuer, name_id=checked.name_id, attributes=checked.attributes,
             authn_context=checked.authn_context, session_index=checked.session_index,

@@ -1,0 +1,93 @@
+"""One structured log line per SAML protocol step, on logger ``fedsim.protocol``.
+
+A line is ``key=value`` pairs, values JSON-quoted, in a fixed order::
+
+    event="AuthnRequest" outcome="refused" correlation_id="3f9c0a1b2d4e" message_id="id-…"
+    issuer="https://sp…" destination="https://idp…" binding="HTTP-Redirect" reason="Signature absente…"
+
+The correlation id ties together the lines of one browser session: a short
+hash of the server-side session id (``fedsim.sessions``; the id itself,
+which is the cookie, is never logged), or a random id for a request without
+session. ``configure(app)`` (called by ``fedsim.web.configure_shared``) sets
+it on ``flask.g`` for every request and echoes it in ``X-Correlation-Id``.
+The record also carries the fields as ``record.protocol`` (a dict).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+
+from flask import Flask, Response, g, has_request_context, session
+
+logger = logging.getLogger("fedsim.protocol")
+
+HEADER = "X-Correlation-Id"
+NO_REQUEST = "-"  # the correlation id outside a request (tools, tests)
+_ROOT_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*\s[^>]*?\bID=\"([^\"<>]{1,200})\"")
+
+
+def correlation_for(session_id: str | None) -> str:
+    """A short, one-way tag of a session id (domain-separated from the
+    database's SHA-256 of it); a random one when there is no session."""
+    if not session_id:
+        return secrets.token_hex(6)
+    return hashlib.sha256(b"fedsim-correlation\x00" + session_id.encode()).hexdigest()[:12]
+
+
+def correlation_id() -> str:
+    """The current request's correlation id (made on first use)."""
+    if not has_request_context():
+        return NO_REQUEST
+    if "correlation_id" not in g:
+        g.correlation_id = correlation_for(getattr(session, "session_id", None))
+    return g.correlation_id
+
+
+def binding_name(binding: str) -> str:
+    """``urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST`` → ``HTTP-POST``."""
+    return binding.rsplit(":", 1)[-1]
+
+
+def log_step(event: str, *, message_id: str, issuer: str, destination: str, binding: str, outcome: str,
+             reason: str = "") -> None:
+    """Log one protocol step: ``event`` (AuthnRequest, Response,
+    LogoutRequest, LogoutResponse), ``outcome`` (accepted, refused, issued,
+    sent, received); ``reason`` says precisely why a message was refused.
+    Refusals are warnings, the rest info."""
+    fields = {"event": event, "outcome": outcome, "correlation_id": correlation_id(),
+              "message_id": message_id or "", "issuer": issuer or "", "destination": destination or "",
+              "binding": binding_name(binding or ""), "reason": (reason or "")[:800]}
+    line = " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in fields.items())
+    logger.log(logging.WARNING if outcome == "refused" else logging.INFO, line, extra={"protocol": fields})
+
+
+def refusal(reason: str, detail: str = "") -> str:
+    """The text of a refusal for the log: the reason, then its technical detail."""
+    return f"{reason} ({detail})" if detail else reason
+
+
+def peek(xml: bytes | str | None) -> tuple[str, str]:
+    """(ID of the root element, its saml:Issuer) of a message that may be
+    unreadable or hostile, for the log only: a bounded regex, no parser."""
+    if not xml:
+        return "", ""
+    data = (xml.encode("utf-8", "replace") if isinstance(xml, str) else xml)[:64 * 1024]
+    found = _ROOT_ID.search(data)
+    issuer = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?Issuer\b[^>]*>\s*([^<\s]{1,300})\s*<", data)
+    return (found.group(1).decode("utf-8", "replace") if found else "",
+            issuer.group(1).decode("utf-8", "replace") if issuer else "")
+
+
+def configure(app: Flask) -> None:
+    """Make a correlation id per request and echo it in ``X-Correlation-Id``."""
+    @app.before_request
+    def _correlation() -> None:
+        correlation_id()
+
+    @app.after_request
+    def _correlation_header(response: Response) -> Response:
+        response.headers.setdefault(HEADER, correlation_id())
+        return response
