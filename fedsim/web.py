@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadHost, HTTPException, RequestEntityTooLarge
 
 from fedsim import protocol_log
 from fedsim.mail import MailNotSent
@@ -55,8 +55,8 @@ def safe_next(url: str | None, default: str) -> str:
 
 
 def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str | Response, int]:
-    if request.url_adapter is None:  # a Host that is no valid name (werkzeug's BadHost): no URL
-        # can be built for this request, so no page with the layout's links; plain text then
+    if isinstance(request.routing_exception, BadHost):  # a Host that is no valid name (a label of
+        # 64+ characters): Flask has no URL adapter, no URL can be built, so no page with the layout's links
         return Response(f"{title}\n\n{message}\n", mimetype="text/plain"), status
     return render_template("fedsim/error.html", title=title, message=message,
                            detail=detail, status=status), status
