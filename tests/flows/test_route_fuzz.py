@@ -35,7 +35,7 @@ from werkzeug.test import Client, TestResponse
 from fedsim_harness.stack import Federation, start_in_process
 from idp_csam import i18n as csam_i18n
 
-EXAMPLES_PER_ROUTE = int(os.environ.get("FEDSIM_FUZZ_EXAMPLES", "10"))
+EXAMPLES_PER_ROUTE = int(os.environ.get("FEDSIM_FUZZ_EXAMPLES", "5"))
 FUZZ = settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], print_blob=True)
 
