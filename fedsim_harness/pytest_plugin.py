@@ -20,7 +20,6 @@ fedsim is installed): the apps are imported only when a fixture is used.
 """
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -126,24 +125,11 @@ def federation(request: pytest.FixtureRequest):  # noqa: ANN201
     return fed
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def _fedsim_served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN202
-    import dataclasses
+    from fedsim_harness.serve import ServedFederation, settings_on_free_ports
 
-    from fedsim.federation import Settings
-    from fedsim_harness.serve import ServedFederation
-
-    root = tmp_path_factory.mktemp("fedsim-live")
-    settings = dataclasses.replace(
-        Settings(), certs_dir=root / "certs", instance_dir=root / "instance",
-        monespace_port=_free_port(), csam_port=_free_port(), modigia_port=_free_port(),
-        mailbox_port=_free_port(), smtp_port=_free_port())
+    settings = settings_on_free_ports(tmp_path_factory.mktemp("fedsim-live"))
     served = ServedFederation(settings).start()
     yield served
     served.stop()

@@ -8,7 +8,9 @@ send to it). Each app answers ``GET /health``; the mailbox's also checks
 every app's database and the SMTP sink (``fedsim wait`` polls them)."""
 from __future__ import annotations
 
+import dataclasses
 import errno
+import random
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -28,6 +30,34 @@ from fedsim_harness.stack import APP_NAMES, create_apps, mailbox_sessions
 SMTP_HOST = "127.0.0.1"  # where the SMTP sink listens, whatever FEDSIM_BIND says
 PORT_VARIABLES = {"monespace": "FEDSIM_MONESPACE_PORT", "idp_csam": "FEDSIM_CSAM_PORT",
                   "modigia_sp": "FEDSIM_MODIGIA_PORT", "mailbox": "FEDSIM_MAILBOX_PORT", "smtp": "FEDSIM_SMTP_PORT"}
+
+
+def free_ports(count: int, low: int = 5000, high: int = 5999) -> list[int]:
+    """``count`` distinct loopback ports in [low, high] free right now (for a
+    ``ServedFederation`` whose ports must stay in a range)."""
+    candidates = list(range(low, high + 1))
+    random.shuffle(candidates)
+    chosen = []
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+        if len(chosen) == count:
+            return chosen
+    raise RuntimeError(f"fewer than {count} free ports between {low} and {high}")
+
+
+PORT_FIELDS = ("monespace_port", "csam_port", "modigia_port", "mailbox_port", "smtp_port")
+
+
+def settings_on_free_ports(root, base: Settings | None = None) -> Settings:  # noqa: ANN001 - a Path
+    """Settings for a federation served under ``root`` (certs, instance) on
+    ports free right now, in 5000–5999 (Chromium refuses some others)."""
+    return dataclasses.replace(base or Settings(), certs_dir=root / "certs", instance_dir=root / "instance",
+                               **dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)))))
 
 
 class CannotListen(RuntimeError):

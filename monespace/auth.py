@@ -47,25 +47,20 @@ def assertion_consumer():
     try:
         login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
                              session.get("sp_relay_states", []), check=UpstreamIdentity.from_saml)
-    except AuthnContextUnavailable:
-        # CSAM cannot reach the level Cerbère asked for on behalf of a
-        # downstream SP: Cerbère tells that SP; otherwise an error page.
+    except (AuthnContextUnavailable, PassiveUnavailable) as status:
+        # CSAM cannot reach the level, or answer passively, for a request
+        # Cerbère made on behalf of a downstream SP: Cerbère tells that SP
+        # (NoAuthnContext / NoPassive); otherwise an error page.
+        asked, answered = ((cerbere.ASKED_CSAM, cerbere.CSAM_REFUSED) if isinstance(status, AuthnContextUnavailable)
+                           else (cerbere.ASKED_PASSIVELY, cerbere.CSAM_NO_PASSIVE))
         pending = session.get("cerbere_pending")
-        if pending is None or session.get(cerbere.ASKED_CSAM) != pending:
+        if pending is None or session.get(asked) != pending:
             raise
-        session[cerbere.CSAM_REFUSED] = pending
-        return redirect(url_for("cerbere.answer"))
-    except PassiveUnavailable:
-        # CSAM has no session for the passive request Cerbère made on behalf
-        # of a downstream SP: Cerbère answers it NoPassive; otherwise an error page.
-        pending = session.get("cerbere_pending")
-        if pending is None or session.get(cerbere.ASKED_PASSIVELY) != pending:
-            raise
-        session[cerbere.CSAM_NO_PASSIVE] = pending
+        session[answered] = pending
         return redirect(url_for("cerbere.answer"))
     who = UpstreamIdentity.from_saml(login)
     session["sp_relay_states"] = [r for r in session.get("sp_relay_states", []) if r != login.relay_state]
-    authn_instant = getattr(login, "authn_instant", None)  # when the person really authenticated at CSAM
+    authn_instant = login.authn_instant  # when the person really authenticated at CSAM
     session["csam"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index,
                        "authn_instant": authn_instant.isoformat() if authn_instant else None}
     account = AccountService.by_nrn(db, who.nrn)

@@ -109,22 +109,19 @@ def _run_and_report(settings: Settings, chosen: list, scenarios: list, root: Pat
         click.echo(f"HTML report: {write_html(results, html, certs_dir=certs_dir)}")
     return failed
 
+
 def _in_chromium(scenarios: list, artifacts: Path, root: Path, on_result) -> tuple[list, Path]:  # noqa: ANN001
     """Serve a federation under ``root`` on free ports (5000–5999: Chromium
     refuses some others) and run ``scenarios`` in Chromium; (results, its
     certs folder)."""
-    import dataclasses
-
-    from fedsim_harness.scenario.chromium import ChromiumUnavailable, chromium_path, free_ports, run_in_chromium
-    from fedsim_harness.serve import ServedFederation
+    from fedsim_harness.scenario.chromium import ChromiumUnavailable, chromium_path, run_in_chromium
+    from fedsim_harness.serve import ServedFederation, settings_on_free_ports
 
     try:
         chromium_path()
     except ChromiumUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    names = ("monespace_port", "csam_port", "modigia_port", "mailbox_port", "smtp_port")
-    settings = dataclasses.replace(Settings.from_env(), certs_dir=root / "certs", instance_dir=root / "instance",
-                                   **dict(zip(names, free_ports(len(names)))))
+    settings = settings_on_free_ports(root, Settings.from_env())
     served = ServedFederation(settings).start()
     try:
         return run_in_chromium(scenarios, served, artifacts_dir=artifacts, on_result=on_result), settings.certs_dir

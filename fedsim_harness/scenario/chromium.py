@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fedsim_harness.scenario.chromium_browser import ChromiumBrowser
 from fedsim_harness.scenario.model import Scenario, Step
+from fedsim_harness.serve import free_ports  # noqa: F401 - re-exported
 from fedsim_harness.scenario.runner import Runner, ScenarioResult, StepResult, one_line
 
 __all__ = ["CHROMIUM_ARGS", "BrowserScenarioResult", "BrowserStepResult", "Chromium", "ChromiumBrowser",
@@ -182,25 +183,3 @@ def _run_one(chromium: Chromium, scenario: Scenario, served, artifacts_dir: Path
         except Exception:  # noqa: BLE001 - the scenario's result stands without its trace
             result.trace = ""
     return result
-
-
-def free_ports(count: int, low: int = 5000, high: int = 5999) -> list[int]:
-    """``count`` distinct loopback ports in [low, high] free right now (for a
-    ``ServedFederation`` whose ports must stay in a range)."""
-    import random
-    import socket
-
-    candidates = list(range(low, high + 1))
-    random.shuffle(candidates)
-    chosen = []
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        chosen.append(port)
-        if len(chosen) == count:
-            return chosen
-    raise RuntimeError(f"fewer than {count} free ports between {low} and {high}")
-

@@ -3,35 +3,22 @@ downloads are not possible here). Locally they skip, saying why, when
 Chromium is absent; under CI (``CI`` set) a missing Chromium is a failure."""
 from __future__ import annotations
 
-import dataclasses
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
-from fedsim.federation import Settings
-from fedsim_harness.serve import ServedFederation
+from fedsim_harness.serve import ServedFederation, settings_on_free_ports
 
 CHROMIUM = os.environ.get("FEDSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path: Path):
     """The federation on real (free) ports, as `fedsim up` serves it."""
-    settings = dataclasses.replace(
-        Settings(), certs_dir=tmp_path / "certs", instance_dir=tmp_path / "instance",
-        monespace_port=_free_port(), csam_port=_free_port(), modigia_port=_free_port(),
-        mailbox_port=_free_port(), smtp_port=_free_port())
-    federation = ServedFederation(settings).start()
+    federation = ServedFederation(settings_on_free_ports(tmp_path)).start()
     yield federation
     federation.stop()
 
