@@ -7,8 +7,14 @@ signed request object (RS256, checked against the client's JWKS), the client
 authenticates at the token endpoint with private_key_jwt (RS256, aud = token
 endpoint, short exp, single-use jti), and the ID token is signed (RS256, the
 OP's key) then encrypted (JWE RSA-OAEP + A256GCM, the client's encryption
-key). The person confirms on their phone: /itsme-op/phone/<number> is the
-phone's screen, which a trainer can open in a second window.
+key). The person confirms on their phone: the waiting page of the browser
+that started the login shows a link and its QR code, /itsme-op/telephone/
+<token>, the phone's screen for that request only (a trainer opens it in a
+second window). The token is unguessable and opens nothing else; the link
+dies once the request is answered or expired. Pending requests are never
+listed by phone number, and a request is refused after 3 wrong itsme codes,
+counted on the server (``fedsim.attempts``: guesses sent at once check at
+most 3).
 
 Back-channel calls (the OP fetching the client's JWKS, the client posting to
 the token endpoint) go through ``Backchannel``: in this simulator every app
@@ -18,6 +24,7 @@ with an HTTP client (requests) instead.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -29,17 +36,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import segno
 import yaml
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from jose import jwe, jwk, jws, jwt
 from jose.exceptions import JOSEError
-from sqlalchemy import ForeignKey, String, delete, or_, select
+from markupsafe import Markup
+from sqlalchemy import ForeignKey, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, StringField
+from wtforms import StringField
+from wtforms.validators import Length
 
-from fedsim import certs, clock, keys, personas
+from fedsim import attempts, certs, clock, keys, personas
 from fedsim.db import Database
 from fedsim.purge import GRACE
 from fedsim.web import UserError
@@ -60,6 +70,9 @@ CODE_LIFETIME = timedelta(minutes=3)      # authorization codes: ≤ 3 minutes, 
 TOKEN_LIFETIME = timedelta(minutes=5)     # ID and access tokens
 MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 CODE_FORMAT = re.compile(r"^\d{5}$")
+MAX_TRIES = 3                             # wrong itsme codes, then the request is refused
+LINK_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")  # a phone link's token: 32 bytes, base64url
+STARTED = "itsme_op_request"              # the session key: the request this browser started
 SUPPORTED_CLAIMS = ("sub", NRN_CLAIM, "given_name", "family_name", "email")
 
 
@@ -88,7 +101,10 @@ class ItsmeAuthorization(Base):
     phone: Mapped[str] = mapped_column(ForeignKey("itsme_phone.phone"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending approved rejected expired sent
+    # pending, then approved, rejected, expired or refused (3 wrong codes), then sent (told to the browser)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    phone_link_digest: Mapped[str | None] = mapped_column(String(64), unique=True)  # SHA-256 of the link's token
+    tries: Mapped[int] = mapped_column(default=0)  # itsme codes checked (fedsim.attempts.claim)
     code: Mapped[str | None] = mapped_column(String(64), unique=True)
     code_expires_at: Mapped[datetime | None]
     code_used_at: Mapped[datetime | None]
@@ -114,7 +130,8 @@ class ItsmeAssertionJti(Base):
 def purge(db: Session, now: datetime) -> int:
     """Delete, ``GRACE`` past their expiry: access tokens, used client-assertion
     jtis (an expired assertion is refused anyway), and authorization requests
-    whose request and code have both expired and to which no token refers."""
+    whose request and code have both expired and to which no token refers
+    (with them their phone link's digest and their count of wrong codes)."""
     cutoff = now - GRACE
     deleted = db.execute(delete(ItsmeAccessToken).where(ItsmeAccessToken.expires_at < cutoff)).rowcount
     deleted += db.execute(delete(ItsmeAssertionJti).where(ItsmeAssertionJti.expires_at < cutoff)).rowcount
@@ -241,6 +258,18 @@ def backchannel() -> Backchannel:
 
 def code_digest(phone: str, code: str) -> str:
     return hmac.new(keys.key("code"), f"itsme:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_link_token(request_id: str) -> str:
+    """The token of the phone link of request ``request_id``: a keyed hash of
+    its id, so that the waiting page can show it again without storing it; the
+    database keeps only ``link_digest`` of it."""
+    mac = hmac.new(keys.key("code"), f"itsme-phone-link:{request_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def link_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -372,8 +401,10 @@ def authorize():
         id=secrets.token_urlsafe(24), client_id=client.client_id, redirect_uri=redirect_uri, state=state,
         nonce=nonce, acr=acr, claims=json.dumps([c for c in wanted if c in SUPPORTED_CLAIMS]),
         phone=phone, created_at=now, expires_at=now + REQUEST_LIFETIME, status="pending")
+    auth.phone_link_digest = link_digest(phone_link_token(auth.id))
     db.add(auth)
     db.commit()
+    session[STARTED] = auth.id  # only this browser's waiting page shows the phone link
     return redirect(url_for("itsme_op.waiting", request_id=auth.id))
 
 
@@ -391,22 +422,25 @@ def waiting(request_id: str):
     if auth is None:
         raise UserError("Cette demande itsme n'existe pas.", code=404, title="Erreur itsme")
     _expire_if_due(db, auth)
-    if auth.status == "expired":
-        auth.status = "sent"
-        db.commit()
-        return _redirect_error(auth, auth.state, "access_denied", "timeout")
-    if auth.status == "rejected":
-        auth.status = "sent"
-        db.commit()
-        return _redirect_error(auth, auth.state, "access_denied", "user_cancelled")
-    if auth.status == "approved":
-        auth.status = "sent"
-        db.commit()
-        return redirect(f"{auth.redirect_uri}?{urlencode({'code': auth.code, 'state': auth.state})}")
     if auth.status == "sent":
         raise UserError("Cette demande itsme est déjà terminée.", code=410, title="Erreur itsme")
+    if auth.status != "pending":
+        answered = auth.status
+        auth.status = "sent"
+        db.commit()
+        if session.get(STARTED) == auth.id:
+            session.pop(STARTED)
+        if answered == "approved":
+            return redirect(f"{auth.redirect_uri}?{urlencode({'code': auth.code, 'state': auth.state})}")
+        reason = {"expired": "timeout", "rejected": "user_cancelled", "refused": "too_many_codes"}[answered]
+        return _redirect_error(auth, auth.state, "access_denied", reason)
+    phone_url = qr = None
+    if session.get(STARTED) == auth.id:
+        phone_url = f"{issuer()}/telephone/{phone_link_token(auth.id)}"
+        qr = Markup(segno.make(phone_url, error="m").svg_inline(
+            scale=4, title="Code QR : l'écran itsme de cette demande, à scanner avec le téléphone"))
     body = render_template("idp_csam/itsme/waiting.html", auth=auth, masked=_mask(auth.phone),
-                           phone_url=url_for("itsme_op.phone", number=auth.phone),
+                           phone_url=phone_url, qr=qr,
                            seconds=int((auth.expires_at - clock.naive_utc_now()).total_seconds()))
     return Response(body, headers={"Refresh": "3"})
 
@@ -415,50 +449,137 @@ def _mask(phone: str) -> str:
     return phone[:6] + " •• •• " + phone[-2:]
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """What one itsme code did to a request: ``approved``, ``wrong`` (``left``
+    tries remain), ``refused`` (no try left: the request is refused) or
+    ``closed`` (no longer pending); ``checked`` when the code was compared."""
+    outcome: str
+    checked: bool
+    left: int = 0
+
+
+def confirm(db: Session, request_id: str, code: str) -> Confirmation:
+    """Check the itsme ``code`` typed on the phone for request ``request_id``.
+
+    A try is claimed in the database before the code is compared
+    (``fedsim.attempts``), so codes sent at once check at most ``MAX_TRIES``;
+    the last wrong one refuses the request, and a right one approves it only
+    while it is still pending (a conditional update: one outcome only)."""
+    row = ItsmeAuthorization
+    now = clock.naive_utc_now()
+    if not attempts.claim(db, row.tries, MAX_TRIES, row.id == request_id, row.status == "pending",
+                          row.expires_at > now):
+        if _refuse_when_spent(db, request_id):
+            return Confirmation("refused", checked=False)
+        return Confirmation("closed", checked=False)
+    phone, tries = db.execute(select(row.phone, row.tries).where(row.id == request_id)).one()
+    expected = db.scalar(select(ItsmePhone.code_digest).where(ItsmePhone.phone == phone))
+    if not hmac.compare_digest(expected, code_digest(phone, code)):
+        left = max(MAX_TRIES - tries, 0)
+        if left == 0 and _refuse_when_spent(db, request_id):
+            return Confirmation("refused", checked=True)
+        return Confirmation("wrong", checked=True, left=left)
+    approved = db.execute(update(row).where(row.id == request_id, row.status == "pending").values(
+        status="approved", code=secrets.token_urlsafe(32), code_expires_at=now + CODE_LIFETIME)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.commit()
+    return Confirmation("approved" if approved else "closed", checked=True)
+
+
+def reject(db: Session, request_id: str) -> bool:
+    """« Refuser » on the phone: True when the request was still pending."""
+    row = ItsmeAuthorization
+    rejected = db.execute(update(row).where(row.id == request_id, row.status == "pending")
+                          .values(status="rejected").execution_options(synchronize_session=False)).rowcount == 1
+    db.commit()
+    return rejected
+
+
+def _refuse_when_spent(db: Session, request_id: str) -> bool:
+    """Refuse the request if its tries are all spent (whichever guess sees it
+    first); True when it is refused."""
+    row = ItsmeAuthorization
+    if db.execute(update(row).where(row.id == request_id, row.status == "pending", row.tries >= MAX_TRIES)
+                  .values(status="refused").execution_options(synchronize_session=False)).rowcount == 1:
+        log.info("itsme OP: request refused after %d wrong itsme codes", MAX_TRIES)
+    db.commit()
+    return db.scalar(select(row.status).where(row.id == request_id)) == "refused"
+
+
+CODE_TOO_LONG = "Le code itsme se compose de 5 chiffres."
+
+
 class PhoneForm(FlaskForm):
-    request_id = HiddenField()
-    code = StringField("Code itsme")
+    code = StringField("Code itsme", validators=[Length(max=5, message=CODE_TOO_LONG)])
 
 
-@bp.route("/phone/<number>", methods=["GET", "POST"])
-def phone(number: str):
-    """The phone's screen: the pending request, approve with the itsme code or reject."""
+LINK_DEAD = ("Ce lien itsme n'est pas (ou plus) valable. Le lien du téléphone vaut pour une seule demande, "
+             "le temps de la demande : recommencez la connexion sur l'ordinateur pour en obtenir un nouveau.")
+ANSWERED = {
+    "approved": "Cette demande a déjà été confirmée : ce lien ne sert plus.",
+    "rejected": "Vous avez refusé cette demande : ce lien ne sert plus.",
+    "expired": "Cette demande a expiré (3 minutes) : ce lien ne sert plus. Recommencez la connexion sur l'ordinateur.",
+    "refused": f"Cette demande a été refusée après {MAX_TRIES} codes itsme erronés : ce lien ne sert plus. "
+               "Recommencez la connexion sur l'ordinateur.",
+}
+
+
+@bp.route("/telephone/<token>", methods=["GET", "POST"])
+def telephone(token: str):
+    """The phone's screen for one request, reached only through the link (or
+    QR code) of its waiting page: approve with the itsme code, or reject."""
     db = Database.session()
-    normalized = normalize_phone(number)
-    account = db.get(ItsmePhone, normalized) if normalized else None
-    if account is None:
-        raise UserError("Aucun compte itsme n'est lié à ce numéro de téléphone.", code=404, title="itsme")
+    auth = db.scalars(select(ItsmeAuthorization).where(
+        ItsmeAuthorization.phone_link_digest == link_digest(token))).first() if LINK_FORMAT.fullmatch(token) else None
+    if auth is None:
+        raise UserError(LINK_DEAD, code=404, title="itsme")
+    _expire_if_due(db, auth)
+    if auth.status != "pending":
+        raise UserError(ANSWERED.get(auth.status, "Cette demande itsme est terminée : ce lien ne sert plus."),
+                        code=410, title="itsme")
     form = PhoneForm()
     message, error, status = None, None, 200
+    request_id = auth.id
     if form.validate_on_submit():
-        auth = db.get(ItsmeAuthorization, form.request_id.data or "")
-        if auth is None or auth.phone != account.phone:
-            raise UserError("Cette demande itsme n'existe pas.", code=404, title="itsme")
-        _expire_if_due(db, auth)
-        if auth.status != "pending":
-            error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
-        elif "reject" in request.form:
-            auth.status = "rejected"
-            db.commit()
-            message = "Vous avez refusé la demande. Vous pouvez fermer cet écran."
+        if "reject" in request.form:
+            if reject(db, request_id):
+                message = "Vous avez refusé la demande. Vous pouvez fermer cet écran."
+            else:
+                error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
         elif not CODE_FORMAT.match(form.code.data or ""):
-            error, status = "Le code itsme se compose de 5 chiffres.", 400
-        elif not hmac.compare_digest(account.code_digest, code_digest(account.phone, form.code.data)):
-            error, status = "Code itsme erroné. Réessayez.", 400
+            error, status = CODE_TOO_LONG, 400
         else:
-            now = clock.naive_utc_now()
-            auth.status, auth.code = "approved", secrets.token_urlsafe(32)
-            auth.code_expires_at = now + CODE_LIFETIME
-            db.commit()
-            message = "Confirmé. Vous pouvez retourner sur votre ordinateur."
+            answer = confirm(db, request_id, form.code.data)
+            if answer.outcome == "approved":
+                message = "Confirmé. Vous pouvez retourner sur votre ordinateur."
+            elif answer.outcome == "wrong":
+                error, status = (f"Code itsme erroné. Il vous reste {answer.left} essai"
+                                 f"{'s' if answer.left > 1 else ''}."), 400
+            elif answer.outcome == "refused":
+                error, status = (f"Code itsme erroné pour la {MAX_TRIES}e fois : la demande est refusée. "
+                                 "Recommencez la connexion sur l'ordinateur."), 429
+            else:
+                error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
     elif form.is_submitted():
-        error, status = "Ce formulaire a expiré. Rechargez l'écran.", 400
-    pending = [a for a in db.scalars(select(ItsmeAuthorization).where(
-        ItsmeAuthorization.phone == account.phone, ItsmeAuthorization.status == "pending")
-        .order_by(ItsmeAuthorization.created_at.desc())) if clock.naive_utc_now() < a.expires_at]
-    return render_template("idp_csam/itsme/phone.html", phone=account.phone, pending=pending[:1],
-                           form=form, message=message, error=error,
-                           advanced=ACR_ADVANCED), status
+        if "csrf_token" in form.errors:
+            error = "Ce formulaire a expiré. Rechargez l'écran."
+        else:
+            error = " ".join(e for errs in form.errors.values() for e in errs)
+        status = 400
+    db.refresh(auth)
+    return render_template("idp_csam/itsme/phone.html", phone=_mask(auth.phone), auth=auth,
+                           pending=auth.status == "pending", form=form, message=message, error=error,
+                           advanced=ACR_ADVANCED, token=token), status
+
+
+@bp.get("/phone/<number>")
+def phone(number: str):  # the number is deliberately not looked at
+    """Gone: pending requests are not listed by phone number (anyone knowing a
+    number could see them and guess the code). The same answer for every number."""
+    raise UserError("Les demandes itsme en attente ne sont pas affichées par numéro de téléphone. "
+                    "Ouvrez sur le téléphone le lien (ou scannez le code QR) que montre la page d'attente "
+                    "de l'ordinateur qui a commencé la connexion.", code=404, title="itsme")
 
 
 @bp.get("/creer-un-compte")

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from jose import jwe, jwt
 from jose.exceptions import JOSEError
 from wtforms import StringField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length
 
 from fedsim import clock
 from fedsim.db import Database
@@ -44,6 +44,8 @@ MESSAGES = {
                       "Vous n'êtes pas connecté.",
     "timeout": "Le délai pour confirmer sur votre téléphone est dépassé (3 minutes). "
                "Recommencez la connexion.",
+    "too_many_codes": f"La demande itsme a été refusée après {itsme_op.MAX_TRIES} codes itsme erronés "
+                      "sur le téléphone. Vous n'êtes pas connecté : recommencez la connexion.",
 }
 
 
@@ -112,7 +114,9 @@ def rp_jwks(app) -> dict:  # noqa: ANN001 - Flask
 
 
 class PhoneForm(FlaskForm):
-    phone = StringField("Numéro de téléphone mobile", validators=[InputRequired("Tapez votre numéro de téléphone.")])
+    phone = StringField("Numéro de téléphone mobile", validators=[
+        InputRequired("Tapez votre numéro de téléphone."),
+        Length(max=30, message="Ce numéro de téléphone est trop long : tapez par exemple 0470 12 34 56.")])
 
 
 def _redirect_uri() -> str:

@@ -1,6 +1,7 @@
 """itsme (G04) through the browser: Mon Espace → CSAM → itsme OP, the person
-confirms on the phone screen (a second browser), back to Mon Espace. Unknown
-phone, rejection and timeout each have their own message."""
+confirms on the phone screen (a second browser, opened with the link of the
+waiting page), back to Mon Espace. Unknown phone, rejection and timeout each
+have their own message."""
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ def start_itsme(browser: Browser, federation: Federation, number: str = JEAN_PHO
     return browser.submit({"phone": number}, button="Envoyer une demande")
 
 
-def phone_screen(phone: Browser, federation: Federation, number: str = "+32471234567"):
-    return phone.open(f"{federation.urls['idp_csam']}/itsme-op/phone/{number}")
+def phone_link(waiting_page) -> str:
+    """The one-time link to the phone's screen that the waiting page shows."""
+    links = waiting_page.tree.xpath("//a[contains(@class, 'itsme-phone-url')]/@href")
+    assert len(links) == 1, waiting_page.text[:400]
+    return links[0]
+
+
+def phone_screen(phone: Browser, waiting_page):
+    return phone.open(phone_link(waiting_page))
 
 
 def test_jean_logs_in_with_itsme_confirming_on_his_phone(federation: Federation, browser: Browser, phone: Browser):
@@ -39,13 +47,15 @@ def test_jean_logs_in_with_itsme_confirming_on_his_phone(federation: Federation,
     assert "+32471 •• •• 67" in page.text
     waiting_url = page.url
 
-    screen = phone_screen(phone, federation)
+    assert "Ouvrez ce lien sur le téléphone" in " ".join(page.text.split())
+    assert page.tree.xpath("//div[@class='qr']//svg")  # and its QR code
+    screen = phone_screen(phone, page)
     assert "Demande de connexion" in screen.text and "registre national" in screen.text
     # still waiting: the page refreshes to itself
     assert "Confirmez sur votre téléphone" in browser.open(waiting_url).text
 
     wrong = phone.submit({"code": "11111"}, button="Confirmer")
-    assert wrong.status == 400 and "Code itsme erroné" in wrong.text
+    assert wrong.status == 400 and "Code itsme erroné. Il vous reste 2 essais." in wrong.text
     done = phone.submit({"code": JEAN_CODE}, button="Confirmer")
     assert done.status == 200 and "Confirmé" in done.text
 
@@ -70,8 +80,9 @@ def test_invalid_phone_number_is_refused_before_itsme(federation: Federation, br
 
 
 def test_rejection_on_the_phone_has_its_own_message(federation: Federation, browser: Browser, phone: Browser):
-    waiting_url = start_itsme(browser, federation).url
-    phone_screen(phone, federation)
+    waiting = start_itsme(browser, federation)
+    waiting_url = waiting.url
+    phone_screen(phone, waiting)
     assert "refusé la demande" in phone.click("Refuser").text
     page = browser.open(waiting_url)
     assert page.status == 400
@@ -80,10 +91,11 @@ def test_rejection_on_the_phone_has_its_own_message(federation: Federation, brow
 
 
 def test_no_answer_within_three_minutes_times_out(federation: Federation, browser: Browser, phone: Browser):
-    waiting_url = start_itsme(browser, federation).url
+    waiting = start_itsme(browser, federation)
+    waiting_url = waiting.url
     with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=3, seconds=5)):
-        screen = phone_screen(phone, federation)
-        assert "Aucune demande en attente" in screen.text
+        screen = phone_screen(phone, waiting)
+        assert screen.status == 410 and "Cette demande a expiré" in screen.text
         page = browser.open(waiting_url)
     assert page.status == 400
     assert "délai pour confirmer sur votre téléphone est dépassé" in page.text
@@ -110,10 +122,13 @@ def test_discovery_and_jwks_over_http(federation: Federation):
     assert sorted(k["use"] for k in rp_keys) == ["enc", "sig"] and all("d" not in k for k in rp_keys)
 
 
-def test_unknown_phone_screen_is_a_clear_404(federation: Federation, phone: Browser):
-    page = phone_screen(phone, federation, "+32499999999")
-    assert page.status == 404 and "Aucun compte itsme" in page.text
-
+@pytest.mark.parametrize("number", ["+32471234567", "+32499999999"])
+def test_no_screen_lists_requests_by_phone_number(federation: Federation, browser: Browser, phone: Browser,
+                                                  number: str):
+    start_itsme(browser, federation)  # Jean's request is pending
+    page = phone.open(f"{federation.urls['idp_csam']}/itsme-op/phone/{number}")
+    assert page.status == 404 and "ne sont pas affichées par numéro de téléphone" in page.text
+    assert "Demande de connexion" not in page.text and "Confirmer" not in page.text
 
 
 def test_a_callback_without_a_login_in_progress_is_refused(federation: Federation, browser: Browser):
@@ -123,8 +138,9 @@ def test_a_callback_without_a_login_in_progress_is_refused(federation: Federatio
 
 def test_approval_used_after_the_code_expired_is_refused(federation: Federation, browser: Browser,
                                                          phone: Browser):
-    waiting_url = start_itsme(browser, federation).url
-    phone_screen(phone, federation)
+    waiting = start_itsme(browser, federation)
+    waiting_url = waiting.url
+    phone_screen(phone, waiting)
     phone.submit({"code": JEAN_CODE}, button="Confirmer")
     with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=3, seconds=5)):
         page = browser.open(waiting_url)
