@@ -11,26 +11,31 @@ stored hashed.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from wtforms import DateField, PasswordField, RadioField, StringField
+from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Regexp
 
-from fedsim import clock, keys, nrn
+from fedsim import attempts, clock, keys, nrn
 from fedsim.db import Database
 from fedsim.federation import Settings
 from fedsim.web import UserError
+from idp_csam import fields
 from idp_csam.credentials import CsamAccount
 from idp_csam.eid import fedid
+from idp_csam.fields import FrenchDateField, MaxLength
 from idp_csam.methods.email_code import METHOD as EMAIL_CODE
 from idp_csam.methods.email_code import mailer
 from idp_csam.models import Base, Citizen
@@ -69,7 +74,9 @@ def _normalise_paper_code(text: str) -> str:
 
 
 def _new_bis(db: Session, birth_date: date) -> str:
-    """The first free BIS number (sex unknown) for this birth date."""
+    """The first free BIS number (sex unknown) for this birth date. Two
+    registrations at once may both find it: the citizen table's primary key
+    lets one have it, and :func:`register_person` tries again."""
     for serial in range(1, 999):
         candidate = nrn.make(birth_date, serial, bis="sex-unknown")
         if db.get(Citizen, candidate) is None:
@@ -79,12 +86,121 @@ def _new_bis(db: Session, birth_date: date) -> str:
 
 # -- the office agent (G20) ------------------------------------------------------
 
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
+REGISTER_TRIES = 20
+
+
+class BelSubmission(Base):
+    """One sent registration form (this browser, this person): the same form
+    sent again within ``DOUBLE_SUBMIT_WINDOW`` (a double click, a reload)
+    shows the same registration, and two sent at once make one, the primary
+    key deciding. The paper code and the link token are derived from
+    ``salt`` with CSAM's key, so the page can show the same code again."""
+    __tablename__ = "bel_submission"
+
+    request_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("bel_registration.id"))
+    salt: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the agent typed about the person."""
+    given_name: str
+    surname: str
+    birth_date: date
+    nationality: str
+    email: str
+
+    def fingerprint(self) -> str:
+        return "\x1f".join(" ".join(part.split()).casefold() for part in (
+            self.given_name, self.surname, self.birth_date.isoformat(), self.nationality, self.email))
+
+
+@dataclass(frozen=True)
+class Registered:
+    citizen: Citizen
+    registration: BelRegistration
+    paper_code: str
+    again: bool  # the same form sent a second time
+
+
+def _codes(salt: str) -> tuple[str, str]:
+    """The paper code and the link token of a registration."""
+    paper = hmac.new(keys.key("code"), f"bel-paper:{salt}".encode(), hashlib.sha256).digest()
+    link = hmac.new(keys.key("code"), f"bel-link:{salt}".encode(), hashlib.sha256).digest()
+    alphabet = PAPER_CODE_ALPHABET  # 32 letters: a byte modulo 32 is uniform
+    return "".join(alphabet[b % len(alphabet)] for b in paper[:8]), \
+        base64.urlsafe_b64encode(link).rstrip(b"=").decode()
+
+
+def register_person(db: Session, person: Person, browser: str = "") -> Registered:
+    """A new citizen with a BIS number and their registration, the activation
+    e-mail sent; or the registration this browser made of this person less
+    than ``DOUBLE_SUBMIT_WINDOW`` ago. Concurrent registrations never share
+    a BIS number (the citizen's primary key) nor duplicate a form (the
+    submission's): the loser of either race rolls back and looks again."""
+    key = _digest("request", f"{browser}\x1e{person.fingerprint()}")
+    for _ in range(REGISTER_TRIES):
+        now = clock.naive_utc_now()
+        earlier = db.get(BelSubmission, key)
+        if earlier is not None and earlier.created_at > now - DOUBLE_SUBMIT_WINDOW:
+            registration = db.get(BelRegistration, earlier.registration_id)
+            db.rollback()
+            return Registered(db.get(Citizen, registration.nrn), registration, _codes(earlier.salt)[0], again=True)
+        if earlier is not None:  # long ago: the person may come back for a new registration
+            db.execute(delete(BelSubmission).where(BelSubmission.request_digest == key,
+                                                   BelSubmission.created_at <= now - DOUBLE_SUBMIT_WINDOW))
+        bis = _new_bis(db, person.birth_date)
+        salt = secrets.token_hex(16)
+        paper_code, token = _codes(salt)
+        citizen = Citizen(nrn=bis, persona_id=f"bel-{bis}", given_name=person.given_name.strip(),
+                          surname=person.surname.strip(), email=person.email.strip(), language="fr",
+                          fedid=fedid(keys.key("identity"), bis))
+        registration = BelRegistration(nrn=bis, nationality=person.nationality.strip(),
+                                       birth_date=person.birth_date, link_digest=_digest("link", token),
+                                       paper_code_digest=_digest("paper", paper_code), created_at=now,
+                                       expires_at=now + current_app.config["BEL_ACTIVATION_LIFETIME"])
+        try:
+            db.add(citizen)
+            db.flush()  # the citizen row first: the registration refers to it
+            db.add(registration)
+            db.flush()
+            db.add(BelSubmission(request_digest=key, registration_id=registration.id, salt=salt, created_at=now))
+            db.flush()
+        except IntegrityError:  # another registration took this BIS number, or sent this very form
+            db.rollback()
+            continue
+        try:
+            _send_activation(citizen, registration, token)
+        except Exception:
+            db.rollback()  # MailNotSent: nothing recorded
+            raise
+        db.commit()
+        return Registered(citizen, registration, paper_code, again=False)
+    raise UserError("Le bureau enregistre beaucoup de personnes en ce moment : réessayez dans un instant.",
+                    code=503, title="Enregistrement impossible")
+
+
+def _send_activation(citizen: Citizen, registration: BelRegistration, token: str) -> None:
+    settings: Settings = current_app.config["FEDSIM_SETTINGS"]
+    link = settings.base_url("idp_csam") + url_for("bel.activate", token=token)
+    context = {"citizen": citizen, "link": link, "link_text": LINK_TEXT, "expires_at": registration.expires_at}
+    mailer().send(citizen.email, SUBJECT, render_template("idp_csam/bel/mail.txt", **context),
+                  render_template("idp_csam/bel/mail.html", **context))
+
+
 class RegisterForm(FlaskForm):
-    given_name = StringField("Prénom", validators=[InputRequired("Tapez le prénom."), Length(max=100)])
-    surname = StringField("Nom", validators=[InputRequired("Tapez le nom."), Length(max=100)])
-    birth_date = DateField("Date de naissance", validators=[InputRequired("Tapez la date de naissance (AAAA-MM-JJ).")])
-    nationality = StringField("Nationalité", validators=[InputRequired("Tapez la nationalité."), Length(max=80)])
+    given_name = StringField("Prénom", validators=[InputRequired("Tapez le prénom."), MaxLength(fields.NAME_MAX)])
+    surname = StringField("Nom", validators=[InputRequired("Tapez le nom."), MaxLength(fields.NAME_MAX)])
+    birth_date = FrenchDateField("Date de naissance",
+                                 validators=[InputRequired("Tapez la date de naissance (AAAA-MM-JJ)."),
+                                             MaxLength(fields.DATE_MAX)])
+    nationality = StringField("Nationalité", validators=[InputRequired("Tapez la nationalité."),
+                                                         MaxLength(fields.NATIONALITY_MAX)])
     email = StringField("Adresse e-mail", validators=[InputRequired("Tapez l'adresse e-mail."),
+                                                      MaxLength(fields.EMAIL_MAX),
                                                       Email("Cette adresse e-mail n'est pas valable.")])
 
 
@@ -95,30 +211,14 @@ def register():
         born = form.birth_date.data
         if not date(1900, 1, 1) <= born <= clock.naive_utc_now().date():
             return _register_page(form, "La date de naissance n'est pas plausible.")
-        db = Database.session()
-        bis = _new_bis(db, born)
-        citizen = Citizen(nrn=bis, persona_id=f"bel-{bis}", given_name=form.given_name.data.strip(),
-                          surname=form.surname.data.strip(), email=form.email.data.strip(), language="fr",
-                          fedid=fedid(keys.key("identity"), bis))
-        paper_code = "".join(secrets.choice(PAPER_CODE_ALPHABET) for _ in range(8))
-        token = secrets.token_urlsafe(32)
-        now = clock.naive_utc_now()
-        lifetime = current_app.config["BEL_ACTIVATION_LIFETIME"]
-        registration = BelRegistration(nrn=bis, nationality=form.nationality.data.strip(), birth_date=born,
-                                       link_digest=_digest("link", token),
-                                       paper_code_digest=_digest("paper", paper_code),
-                                       created_at=now, expires_at=now + lifetime)
-        db.add(citizen)
-        db.flush()  # the citizen row first: the registration refers to it
-        db.add(registration)
-        settings: Settings = current_app.config["FEDSIM_SETTINGS"]
-        link = settings.base_url("idp_csam") + url_for("bel.activate", token=token)
-        context = {"citizen": citizen, "link": link, "link_text": LINK_TEXT, "expires_at": registration.expires_at}
-        mailer().send(citizen.email, SUBJECT, render_template("idp_csam/bel/mail.txt", **context),
-                      render_template("idp_csam/bel/mail.html", **context))  # MailNotSent: nothing committed
-        db.commit()
-        return render_template("idp_csam/bel/registered.html", citizen=citizen, registration=registration,
-                               bis=nrn.parse(bis).formatted, paper_code=f"{paper_code[:4]}-{paper_code[4:]}")
+        person = Person(given_name=form.given_name.data, surname=form.surname.data, birth_date=born,
+                        nationality=form.nationality.data, email=form.email.data)
+        # the browser: Flask-WTF's session token, the same for every form of this session
+        done = register_person(Database.session(), person, browser=str(session.get("csrf_token", "")))
+        paper_code = done.paper_code
+        return render_template("idp_csam/bel/registered.html", citizen=done.citizen, registration=done.registration,
+                               bis=nrn.parse(done.citizen.nrn).formatted, again=done.again,
+                               paper_code=f"{paper_code[:4]}-{paper_code[4:]}")
     if form.is_submitted():
         return _register_page(form, " ".join(e for errs in form.errors.values() for e in errs))
     return _register_page(form)
@@ -146,15 +246,50 @@ def _registration(db: Session, token: str) -> BelRegistration:
                         "(heure UTC), et le code unique remis sur papier avec lui. Retournez au Bureau "
                         "d'Enregistrement Local pour en recevoir de nouveaux.", code=410, title="Lien expiré")
     if registration.code_attempts >= PAPER_CODE_MAX_ATTEMPTS:
-        raise UserError(f"Le code unique a été mal tapé {PAPER_CODE_MAX_ATTEMPTS} fois : cette activation "
-                        "est bloquée. Retournez au Bureau d'Enregistrement Local pour en recevoir une "
-                        "nouvelle.", code=429, title="Activation bloquée")
+        raise _blocked()
     return registration
+
+
+def _blocked() -> UserError:
+    return UserError(f"Le code unique a été mal tapé {PAPER_CODE_MAX_ATTEMPTS} fois : cette activation "
+                     "est bloquée. Retournez au Bureau d'Enregistrement Local pour en recevoir une "
+                     "nouvelle.", code=429, title="Activation bloquée")
+
+
+class PaperCodeRefused(Exception):
+    def __init__(self, message: str, blocked: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.blocked = blocked
+
+
+def check_paper_code(db: Session, registration: BelRegistration, typed: str) -> None:
+    """Returns when ``typed`` is the registration's paper code, else
+    PaperCodeRefused. Each guess first claims one of the
+    ``PAPER_CODE_MAX_ATTEMPTS`` tries in the database (``fedsim.attempts``):
+    guesses sent at once check at most that many codes. The right code gives
+    the tries back."""
+    blocked = PaperCodeRefused(str(_blocked().description), blocked=True)
+    if not attempts.claim(db, BelRegistration.code_attempts, PAPER_CODE_MAX_ATTEMPTS,
+                          BelRegistration.id == registration.id):
+        raise blocked
+    db.refresh(registration)
+    if hmac.compare_digest(registration.paper_code_digest, _digest("paper", _normalise_paper_code(typed))):
+        db.execute(update(BelRegistration).where(BelRegistration.id == registration.id)
+                   .values(code_attempts=0).execution_options(synchronize_session=False))
+        db.commit()
+        db.refresh(registration)
+        return
+    left = PAPER_CODE_MAX_ATTEMPTS - registration.code_attempts
+    if left <= 0:  # this guess (or one sent with it) used the last try
+        raise PaperCodeRefused("Code unique incorrect. " + blocked.message, blocked=True)
+    raise PaperCodeRefused(f"Code unique incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}.")
 
 
 class PaperCodeForm(FlaskForm):
     paper_code = StringField("Code unique (remis sur papier)",
-                             validators=[InputRequired("Tapez le code unique remis sur papier au bureau.")])
+                             validators=[InputRequired("Tapez le code unique remis sur papier au bureau."),
+                                         MaxLength(fields.PAPER_CODE_MAX)])
 
 
 @bp.route("/activation/<token>", methods=["GET", "POST"])
@@ -164,16 +299,15 @@ def activate(token: str):
     form = PaperCodeForm()
     error = None
     if form.validate_on_submit():
-        typed = _normalise_paper_code(form.paper_code.data)
-        if hmac.compare_digest(registration.paper_code_digest, _digest("paper", typed)):
+        try:
+            check_paper_code(db, registration, form.paper_code.data)
+        except PaperCodeRefused as refused:
+            if refused.blocked:
+                raise _blocked() from None
+            error = refused.message
+        else:
             session[SESSION_KEY] = registration.id
             return redirect(url_for("bel.choose_key", token=token))
-        registration.code_attempts += 1
-        db.commit()
-        left = PAPER_CODE_MAX_ATTEMPTS - registration.code_attempts
-        if left <= 0:
-            _registration(db, token)  # raises: blocked
-        error = f"Code unique incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}."
     elif form.is_submitted():
         error = " ".join(e for errs in form.errors.values() for e in errs)
     citizen = db.get(Citizen, registration.nrn)
@@ -184,16 +318,16 @@ def activate(token: str):
 class KeyForm(FlaskForm):
     key = RadioField("Clé numérique", choices=[SelectChoice(EMAIL_CODE.code, EMAIL_CODE.label)],
                      default=EMAIL_CODE.code,  # the only key offered to a foreign national (G20)
-                     validators=[InputRequired("Choisissez votre clé numérique.")])
+                     validators=[InputRequired("Choisissez votre clé numérique."), MaxLength(fields.CODE_MAX)])
     username = StringField("Nom d'utilisateur", validators=[
-        InputRequired("Choisissez un nom d'utilisateur."),
+        InputRequired("Choisissez un nom d'utilisateur."), MaxLength(fields.USERNAME_MAX),
         Regexp(r"^[A-Za-z0-9._-]{4,80}$", message="Le nom d'utilisateur compte de 4 à 80 caractères : lettres "
                                                   "sans accent, chiffres, point, tiret ou souligné.")])
     password = PasswordField("Mot de passe", validators=[
-        InputRequired("Choisissez un mot de passe."),
+        InputRequired("Choisissez un mot de passe."), MaxLength(fields.PASSWORD_MAX),
         Length(min=10, message="Le mot de passe compte au moins 10 caractères.")])
     confirm = PasswordField("Confirmez le mot de passe", validators=[
-        InputRequired("Tapez le mot de passe une seconde fois."),
+        InputRequired("Tapez le mot de passe une seconde fois."), MaxLength(fields.PASSWORD_MAX),
         EqualTo("password", message="Les deux mots de passe ne sont pas identiques.")])
 
 

@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import inspect, select, text
+from sqlalchemy import case, inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from fedsim import clock
+from fedsim import attempts, clock
 from fedsim.personas import Persona
 from idp_csam.cardpki import CardPki, CardVerifier, CertificateRefused, Chip
 from idp_csam.models import Citizen, EidCard
@@ -142,58 +142,75 @@ class CardReader:
         return list(db.scalars(select(EidCard).order_by(EidCard.number)))
 
     def verify_pin(self, db: Session, card_number: str, pin: str) -> Citizen:
+        """The card's holder when ``pin`` is right. Each PIN first claims one
+        of the card's ``max_tries`` tries in the database (``fedsim.attempts``):
+        PINs sent at once check at most ``max_tries`` PINs. The claim of the
+        last try blocks the card at once; a right PIN then opens it again."""
         card = db.get(EidCard, card_number or "")
         if card is None:
             raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
+        self._refuse_if_blocked(card)
+        if not PIN_FORMAT.match(pin or ""):
+            raise PinRefused("Le code PIN se compose de 4 à 12 chiffres.", self.max_tries - card.failed_pin_tries)
+        last_try = EidCard.failed_pin_tries + 1 >= self.max_tries
+        claimed = attempts.claim(db, EidCard.failed_pin_tries, self.max_tries, EidCard.number == card.number,
+                                 EidCard.blocked_at.is_(None), EidCard.failed_puk_tries < self.max_tries,
+                                 blocked_at=case((last_try, clock.naive_utc_now()), else_=None))
+        db.refresh(card)
+        if not claimed:  # blocked meanwhile, by PINs sent at the same time
+            self._refuse_if_blocked(card)
+            raise PinRefused(_PIN_BLOCKED, 0, unblock=card.number)
+        if not hmac.compare_digest(card.pin_digest, self.digest(card.number, pin)):
+            left = self.max_tries - card.failed_pin_tries
+            if left <= 0:
+                raise PinRefused("Code PIN erroné. La carte eID est maintenant bloquée.", 0, unblock=card.number)
+            plural = "essais" if left > 1 else "essai"
+            raise PinRefused(f"Code PIN erroné. Il vous reste {left} {plural}.", left)
+        db.execute(update(EidCard).where(EidCard.number == card.number)
+                   .values(failed_pin_tries=0, blocked_at=None).execution_options(synchronize_session=False))
+        db.commit()
+        db.refresh(card)
+        return card.holder
+
+    def _refuse_if_blocked(self, card: EidCard) -> None:
         if card.failed_puk_tries >= self.max_tries:
             raise PinRefused(_BLOCKED_FOR_GOOD, 0)
         if card.is_blocked:
-            raise PinRefused("Cette carte eID est bloquée après trois codes PIN erronés. "
-                             "Débloquez-la avec votre code PUK auprès de votre commune.", 0, unblock=card.number)
-        if not PIN_FORMAT.match(pin or ""):
-            raise PinRefused("Le code PIN se compose de 4 à 12 chiffres.", self.max_tries - card.failed_pin_tries)
-        if not hmac.compare_digest(card.pin_digest, self.digest(card.number, pin)):
-            card.failed_pin_tries += 1
-            left = self.max_tries - card.failed_pin_tries
-            if left <= 0:
-                card.blocked_at = clock.naive_utc_now()
-                db.commit()
-                raise PinRefused("Code PIN erroné. La carte eID est maintenant bloquée.", 0, unblock=card.number)
-            db.commit()
-            plural = "essais" if left > 1 else "essai"
-            raise PinRefused(f"Code PIN erroné. Il vous reste {left} {plural}.", left)
-        if card.failed_pin_tries:
-            card.failed_pin_tries = 0
-            db.commit()
-        return card.holder
+            raise PinRefused(_PIN_BLOCKED, 0, unblock=card.number)
 
     def unblock(self, db: Session, card_number: str, puk: str, new_pin: str, confirm: str) -> None:
-        """PUK + a new PIN (twice): the card opens again with the new PIN."""
+        """PUK + a new PIN (twice): the card opens again with the new PIN.
+        Each PUK claims one of ``max_tries`` tries in the database first."""
         card = db.get(EidCard, card_number or "")
         if card is None:
             raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
         if card.failed_puk_tries >= self.max_tries:
             raise PinRefused(_BLOCKED_FOR_GOOD, 0)
         if not card.is_blocked:
-            raise PinRefused("Cette carte eID n'est pas bloquée : connectez-vous avec votre code PIN.")
+            raise PinRefused(_NOT_BLOCKED)
         if not PUK_FORMAT.match(puk or ""):
             raise PinRefused("Le code PUK se compose de 6 à 12 chiffres.")
         if not PIN_FORMAT.match(new_pin or ""):
             raise PinRefused("Le nouveau code PIN doit se composer de 4 à 12 chiffres.")
         if new_pin != confirm:
             raise PinRefused("Les deux nouveaux codes PIN ne correspondent pas.")
+        claimed = attempts.claim(db, EidCard.failed_puk_tries, self.max_tries, EidCard.number == card.number,
+                                 EidCard.blocked_at.is_not(None))
+        db.refresh(card)
+        if not claimed:  # PUKs sent at the same time used the last try, or unblocked the card
+            raise PinRefused(_BLOCKED_FOR_GOOD if card.failed_puk_tries >= self.max_tries else _NOT_BLOCKED,
+                             0 if card.failed_puk_tries >= self.max_tries else None)
         if card.puk_digest is None or not hmac.compare_digest(card.puk_digest, self.puk_digest(card.number, puk)):
-            card.failed_puk_tries += 1
             left = self.max_tries - card.failed_puk_tries
-            db.commit()
             if left <= 0:
                 raise PinRefused("Code PUK erroné. " + _BLOCKED_FOR_GOOD, 0)
             plural = "essais" if left > 1 else "essai"
             raise PinRefused(f"Code PUK erroné. Il vous reste {left} {plural}.", left)
-        card.pin_digest = self.digest(card.number, new_pin)
-        card.failed_pin_tries = card.failed_puk_tries = 0
-        card.blocked_at = None
+        db.execute(update(EidCard).where(EidCard.number == card.number)
+                   .values(pin_digest=self.digest(card.number, new_pin), failed_pin_tries=0, failed_puk_tries=0,
+                           blocked_at=None).execution_options(synchronize_session=False))
         db.commit()
+        db.refresh(card)
 
     def sign(self, card_number: str, challenge: bytes) -> tuple[Chip, bytes]:
         """The card (PIN accepted) signs the challenge with its chip's key."""
@@ -216,6 +233,9 @@ def _add_new_columns(db: Session) -> None:
             db.execute(text(f"ALTER TABLE {EidCard.__tablename__} ADD COLUMN {name} {ddl}"))
 
 
+_PIN_BLOCKED = ("Cette carte eID est bloquée après trois codes PIN erronés. "
+                "Débloquez-la avec votre code PUK auprès de votre commune.")
+_NOT_BLOCKED = "Cette carte eID n'est pas bloquée : connectez-vous avec votre code PIN."
 _BLOCKED_FOR_GOOD = ("La carte eID est définitivement bloquée après trois codes PUK erronés : "
                      "demandez une nouvelle carte à votre commune.")
 

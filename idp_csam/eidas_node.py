@@ -33,6 +33,8 @@ from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfie
 from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response, post_form
 from fedsim.xmlsafe import hardened_parser
+from idp_csam import fields
+from idp_csam.fields import form_value
 
 LOA_LOW = "http://eidas.europa.eu/LoA/low"
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -153,6 +155,9 @@ def _profile_refusal(info: AuthnRequestInfo, eidas: EidasRequest) -> tuple[str, 
 
 @bp.route("/authentification", methods=["GET", "POST"])
 def authenticate():
+    if request.method == "POST":  # what was typed first: a too long field is a 400 naming it
+        action = form_value("action", "Action", fields.ACTION_MAX)
+        chosen = form_value("persona", "Personne", fields.PERSONA_MAX)
     node = _node()
     db = Database.session()
     state = session.get("eidas_node") or {}
@@ -162,10 +167,10 @@ def authenticate():
     if request.method == "GET":
         return render_template("idp_csam/eidas/node.html", country=country, people=people,
                                country_name=_country_name(country), labels=LOA_LABELS)
-    if request.form.get("action") == "annuler":
+    if action == "annuler":
         form = node.respond_error(info, STATUS_AUTHN_FAILED, "Authentification annulée par la personne.")
     else:
-        persona = next((p for p in people if p.id == request.form.get("persona")), None)
+        persona = next((p for p in people if p.id == chosen), None)
         if persona is None:
             raise UserError("Choisissez une des personnes proposées par le nœud eIDAS.")
         if not context_satisfies(persona.loa, info.requested_contexts, info.comparison, LOA_ORDER):

@@ -22,6 +22,7 @@ from fedsim import attempts, clock
 from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
+from idp_csam.fields import CODE_MAX, PASSWORD_MAX, USERNAME_MAX, MaxLength
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base
@@ -104,12 +105,14 @@ def qr_svg(uri: str) -> Markup:
 
 
 class PasswordForm(FlaskForm):
-    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur.")])
-    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe.")])
+    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur."),
+                                                            MaxLength(USERNAME_MAX)])
+    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe."),
+                                                         MaxLength(PASSWORD_MAX)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code de sécurité", validators=[InputRequired("Tapez le code de sécurité.")])
+    code = StringField("Code de sécurité", validators=[InputRequired("Tapez le code de sécurité."), MaxLength(CODE_MAX)])
 
 
 @dataclass

@@ -24,6 +24,7 @@ from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.cardpki import CardVerifier
 from idp_csam.eid import CardReader, PinRefused, sign_in
+from idp_csam.fields import CARD_MAX, PIN_MAX, MaxLength
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base
@@ -37,18 +38,20 @@ CHALLENGE_LIFETIME = timedelta(minutes=5)
 class PinForm(FlaskForm):
     # validate_choice=False: an unknown card is refused by the reader, in French
     # (WTForms would say "Not a valid choice.").
-    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte."))],
-                       validate_choice=False)
-    pin = PasswordField(_l("Code PIN"), validators=[InputRequired(_l("Tapez votre code PIN."))])
+    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte.")),
+                                                                    MaxLength(CARD_MAX)], validate_choice=False)
+    pin = PasswordField(_l("Code PIN"), validators=[InputRequired(_l("Tapez votre code PIN.")), MaxLength(PIN_MAX)])
 
 
 class PukForm(FlaskForm):
-    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte."))],
-                       validate_choice=False)
-    puk = PasswordField(_l("Code PUK"), validators=[InputRequired(_l("Tapez votre code PUK."))])
-    new_pin = PasswordField(_l("Nouveau code PIN"), validators=[InputRequired(_l("Choisissez un nouveau code PIN."))])
+    card = SelectField(_l("Carte eID dans le lecteur"), validators=[InputRequired(_l("Choisissez une carte.")),
+                                                                    MaxLength(CARD_MAX)], validate_choice=False)
+    puk = PasswordField(_l("Code PUK"), validators=[InputRequired(_l("Tapez votre code PUK.")), MaxLength(PIN_MAX)])
+    new_pin = PasswordField(_l("Nouveau code PIN"), validators=[InputRequired(_l("Choisissez un nouveau code PIN.")),
+                                                                MaxLength(PIN_MAX)])
     new_pin_confirm = PasswordField(_l("Confirmez le nouveau code PIN"),
-                                    validators=[InputRequired(_l("Confirmez le nouveau code PIN."))])
+                                    validators=[InputRequired(_l("Confirmez le nouveau code PIN.")),
+                                                MaxLength(PIN_MAX)])
 
 
 def _reader() -> CardReader:

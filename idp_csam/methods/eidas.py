@@ -39,6 +39,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedsim import keys, nrn
@@ -51,6 +52,7 @@ from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response
 from idp_csam import authn
 from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
+from idp_csam.fields import RELAY_STATE_MAX, form_value
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Citizen
@@ -176,7 +178,7 @@ def metadata():
 def assertion_consumer():
     """The node's answer (CSRF-exempt: a cross-site SAML POST)."""
     relays = session.get("eidas_relays") or {}
-    relay_state = request.form.get("RelayState")
+    relay_state = form_value("RelayState", "RelayState", RELAY_STATE_MAX) or None
     country = relays.get(relay_state or "", "")
     db = Database.session()
     login = _sp().accept(db, request.form.get("SAMLResponse"), relay_state, list(relays),
@@ -225,7 +227,11 @@ def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
                       surname=login.first("CurrentFamilyName"), email="", language="fr",
                       fedid=hashlib.sha256(b"fedid:" + digest.encode()).hexdigest()[:32])
     db.add(citizen)
-    db.commit()
+    try:
+        db.commit()
+    except IntegrityError:  # this person's first login at the same moment, or this BIS number just taken
+        db.rollback()
+        return citizen_for(db, login, secret)
     return citizen
 
 

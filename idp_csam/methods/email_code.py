@@ -32,6 +32,7 @@ from fedsim.mail import Mailer
 from fedsim.purge import GRACE
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
+from idp_csam.fields import CODE_MAX, PASSWORD_MAX, USERNAME_MAX, MaxLength
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base, Citizen
@@ -168,13 +169,15 @@ def _was_replaced(db: Session, challenge: EmailCodeChallenge) -> bool:
 
 
 class PasswordForm(FlaskForm):
-    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur.")])
-    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe.")])
+    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur."),
+                                                            MaxLength(USERNAME_MAX)])
+    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe."),
+                                                         MaxLength(PASSWORD_MAX)])
 
 
 class CodeForm(FlaskForm):
     code = StringField("Code de sécurité",
-                       validators=[InputRequired("Tapez le code de sécurité reçu par e-mail.")])
+                       validators=[InputRequired("Tapez le code de sécurité reçu par e-mail."), MaxLength(CODE_MAX)])
 
 
 class ResendForm(FlaskForm):

@@ -327,7 +327,7 @@ def _card(federation: Federation, number: str, app: Flask | None = None) -> EidC
 @pytest.mark.parametrize("pin, message", [
     ("12ab", "Le code PIN se compose de 4 à 12 chiffres."),
     ("123", "Le code PIN se compose de 4 à 12 chiffres."),
-    ("1234567890123", "Le code PIN se compose de 4 à 12 chiffres."),
+    ("1234567890123", "Le champ « Code PIN » compte au plus 12 caractères."),  # the field limit speaks first
     ("", "Tapez votre code PIN."),
 ])
 def test_pin_in_wrong_format_costs_no_try(federation: Federation, browser: Browser, naima: Persona,

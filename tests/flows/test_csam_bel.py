@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from fedsim import nrn
 from fedsim.db import Database
+from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from idp_csam.bel import LINK_TEXT, SUBJECT, BelRegistration
 from idp_csam.methods.email_code import SUBJECT as CODE_SUBJECT
 from idp_csam.models import Citizen
@@ -137,3 +138,32 @@ def test_an_unknown_link_and_a_taken_username_are_refused(federation, browser):
     paper_code = _register(browser, federation)
     _activate(browser, _link(federation), paper_code, username="naima.mremi")
     assert browser.page.status == 400 and "Ce nom d'utilisateur est déjà pris" in browser.page.text
+
+
+def test_the_registration_form_sent_twice_makes_one_registration(federation, browser):
+    """A double click, or the browser sending the form again: the same BIS
+    number and paper code, one registration, one e-mail, never a 500."""
+    url = federation.urls["idp_csam"] + "/bel/"
+    browser.open(url)
+    token = browser.page.tree.xpath("//input[@name='csrf_token']/@value")[0]
+    pages = [browser.open(url, "POST", {**PERSON, "csrf_token": token}) for _ in range(2)]
+    assert [p.status for p in pages] == [200, 200]
+    shown = [(re.search(r"\d\d\.\d\d\.\d\d-\d{3}-\d\d", p.text).group(),
+              re.search(r"Code unique : ([A-Z0-9]{4}-[A-Z0-9]{4})", p.text).group(1)) for p in pages]
+    assert shown[0] == shown[1]
+    assert "Ce formulaire a déjà été envoyé" in pages[1].text
+    with Database.factory(federation.apps["idp_csam"])() as db:
+        assert len(db.scalars(select(BelRegistration)).all()) == 1
+    messages = federation.mailbox.test_client().get(
+        "/api/messages", query_string={"to": EMAIL, "subject": SUBJECT}).get_json()["messages"]
+    assert len(messages) == 1
+    _activate(browser, _link(federation), shown[1][1])  # the code shown the second time works
+    assert "Votre clé numérique est activée" in browser.page.text
+
+
+def test_the_same_person_registered_from_another_browser_is_a_new_registration(federation, browser):
+    _register(browser, federation)
+    other = Browser(WsgiTransport(federation.wsgi_by_netloc()))  # its own cookies
+    _register(other, federation)
+    with Database.factory(federation.apps["idp_csam"])() as db:
+        assert len(set(db.scalars(select(BelRegistration.nrn)).all())) == 2
