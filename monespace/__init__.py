@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     purge.install(app, (sessions.purge, saml_state.purge))
     csrf.init_app(app)
     csrf.exempt(auth.assertion_consumer)
+    csrf.exempt(logout.start)  # checks its token itself: a forged POST gets the confirmation page
     configure_shared(app, layout="monespace/layout.html")
     configure_saml(app, settings)
     configure_services(app, settings)

@@ -1,8 +1,15 @@
 """Account lifecycle (annex II of the guide): create a pending account, mail
 the activation links, activate (which creates the Cerbère Citoyen
-identifier), cancel, resend."""
+identifier), cancel, resend.
+
+Every step that must happen once claims its row with one conditional
+``UPDATE … WHERE …`` whose row count says who won (``fedsim.attempts`` for
+the password tries): the same link opened five times at once activates one
+account once, the same form posted twice creates one account, and no race
+ends in a database error."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -11,11 +18,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import render_template
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from fedsim import clock
+from fedsim import attempts, clock
 from fedsim.mail import Mailer
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
@@ -24,6 +32,18 @@ from monespace.models import Account, ActivationLink, Document, Dossier, Notific
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+# The one answer to every refused Cerbère password login: unknown username,
+# wrong password or locked account alike (the lockout is announced to all).
+REFUSAL = (f"Nom d'utilisateur ou mot de passe incorrect. Après {MAX_FAILED_LOGINS} essais infructueux, "
+           f"le compte est bloqué pendant {int(LOCKOUT.total_seconds() // 60)} minutes : réessayez plus tard.")
+INVALID_LINK = ("Ce lien n'est pas valide : vérifiez que vous avez copié le lien complet de l'e-mail, et "
+                "utilisez le dernier e-mail reçu (un renvoi remplace les liens précédents).")
+USED_LINK = ("Ce lien a déjà été utilisé. Si votre compte est actif, connectez-vous ; sinon demandez un "
+             "nouvel e-mail d'activation.")
+PASSWORD_CHOICE_OVER = ("Ce lien d'activation ne permet plus de choisir le mot de passe Cerbère Citoyen : il a "
+                        "déjà été choisi, ou le délai pour le faire est dépassé. Pour le choisir ou le changer, "
+                        "connectez-vous avec « Me connecter » puis ouvrez « Mon identifiant Cerbère ».")
+EXPIRED_LINK = "Ce lien a expiré. Demandez un nouvel e-mail d'activation avec « Renvoyer l'e-mail »."
 
 
 class LoginRefused(Exception):
@@ -53,21 +73,33 @@ class AccountService:
     mailer: Mailer
     base_url: str
     link_lifetime: timedelta
+    # How long after the activation its link still lets whoever opened it
+    # choose the first Cerbère password without logging in.
+    password_choice_lifetime: timedelta = timedelta(minutes=10)
 
     @staticmethod
     def by_nrn(db: Session, nrn: str) -> Account | None:
         return db.scalars(select(Account).where(Account.nrn == nrn)).first()
 
     def create_pending(self, db: Session, who: UpstreamIdentity, email: str, language: str) -> Account:
-        if self.by_nrn(db, who.nrn) is not None:
-            raise LinkRefused("Un compte Mon Espace existe déjà pour cette personne.", 409)
+        """The person's account, pending and mailed its links; or the account
+        the person already has (the same form posted twice, or at once), which
+        mails nothing: the unique national number decides who created it."""
+        existing = self.by_nrn(db, who.nrn)
+        if existing is not None:
+            return existing
         account = Account(nrn=who.nrn, given_name=who.given_name, surname=who.surname, email=email.strip(),
                           language=language, status="pending", contexts=["Citoyen"],
                           created_at=clock.naive_utc_now())
         db.add(account)
-        db.flush()
-        self._mail_links(db, account)
+        try:
+            db.flush()
+        except IntegrityError:
+            db.rollback()
+            return self.by_nrn(db, who.nrn)
+        urls = self._new_links(db, account)
         db.commit()
+        self._mail_links(account, urls)
         return account
 
     def resend(self, db: Session, email: str) -> None:
@@ -76,26 +108,95 @@ class AccountService:
         account = db.scalars(select(Account).where(
             Account.email == email.strip(), Account.status == "pending")).first()
         if account is not None:
-            self._mail_links(db, account)
+            urls = self._new_links(db, account)
             db.commit()
+            self._mail_links(account, urls)
 
     def activate(self, db: Session, token: str | None) -> Account:
-        link = self._usable(db, token, "activate")
-        account = link.account
-        now = clock.naive_utc_now()
-        for other in account.links:
-            other.used_at = other.used_at or now
-        account.status, account.activated_at = "active", now
-        account.cerbere_username = self._new_username(db, account)
-        db.commit()
-        return account
+        """Activate the account of an activation link, once: the link is
+        claimed by a conditional UPDATE (unused, unexpired) before anything
+        else, so that of the same link opened several times at once one
+        activates and the others are told it was used."""
+        for _ in range(3):  # a username taken at the same moment by another activation: try again
+            link = self._claim(db, token, "activate")
+            account = link.account
+            now = link.used_at
+            db.execute(update(ActivationLink).where(ActivationLink.account_id == account.id,
+                                                    ActivationLink.used_at.is_(None))
+                       .values(used_at=now).execution_options(synchronize_session=False))
+            activated = db.execute(update(Account).where(Account.id == account.id, Account.status == "pending")
+                                   .values(status="active", activated_at=now,
+                                           cerbere_username=self._new_username(db, account))
+                                   .execution_options(synchronize_session=False)).rowcount == 1
+            if not activated:
+                db.rollback()
+                raise LinkRefused(USED_LINK, 410)
+            try:
+                db.commit()
+            except IntegrityError:
+                db.rollback()
+                continue
+            db.refresh(account)
+            return account
+        raise LinkRefused("L'activation n'a pas pu aboutir : rouvrez le lien de l'e-mail.", 409)
+
+    def cancel_preview(self, db: Session, token: str | None) -> Account:
+        """The account a cancel link would delete, if the link still works
+        (nothing changes: an e-mailed link is opened with GET)."""
+        return self._usable(db, token, "cancel").account
 
     def cancel(self, db: Session, token: str | None) -> str:
-        link = self._usable(db, token, "cancel")
-        name = link.account.full_name
-        db.delete(link.account)
+        """Delete the pending account of a cancel link, once (claimed like an
+        activation)."""
+        link = self._claim(db, token, "cancel")
+        account = link.account
+        name = account.full_name
+        if account.is_active:  # activated meanwhile: the activation used this link already
+            db.rollback()
+            raise LinkRefused(USED_LINK, 410)
+        db.execute(delete(ActivationLink).where(ActivationLink.account_id == account.id)
+                   .execution_options(synchronize_session=False))
+        db.delete(account)
         db.commit()
         return name
+
+    def may_choose_password(self, db: Session, right: object) -> Account:
+        """The account whose first Cerbère password the holder of this right
+        (what ``password_right`` put in the session) may still choose: the
+        link was used to activate it less than ``password_choice_lifetime``
+        ago and no password has been chosen since. Else LinkRefused (410)."""
+        account = None
+        if isinstance(right, dict) and isinstance(right.get("link"), str):
+            link = db.get(ActivationLink, right["link"])
+            if link is not None and link.kind == "activate" and link.used_at is not None \
+                    and link.account_id == right.get("account") \
+                    and link.used_at + self.password_choice_lifetime >= clock.naive_utc_now():
+                account = link.account
+        if account is None or not account.is_active or account.cerbere_password_hash is not None:
+            raise LinkRefused(PASSWORD_CHOICE_OVER, 410)
+        return account
+
+    @staticmethod
+    def password_right(account: Account, token: str) -> dict:
+        """What the session keeps of an activation: the right to choose the
+        first password (``may_choose_password``, ``set_first_password``)."""
+        return {"account": account.id, "link": _hash(token)}
+
+    def set_first_password(self, db: Session, right: object, password: str) -> Account:
+        """Set the first password with an activation's right, once: a
+        conditional UPDATE (no password yet, right still valid), so that a
+        copy of the session replayed later, or at the same time, is refused."""
+        account = self.may_choose_password(db, right)
+        changed = db.execute(update(Account).where(Account.id == account.id,
+                                                   Account.cerbere_password_hash.is_(None))
+                             .values(cerbere_password_hash=generate_password_hash(password),
+                                     failed_logins=0, locked_until=None)
+                             .execution_options(synchronize_session=False)).rowcount == 1
+        db.commit()
+        if not changed:
+            raise LinkRefused(PASSWORD_CHOICE_OVER, 410)
+        db.refresh(account)
+        return account
 
     @staticmethod
     def set_password(db: Session, account: Account, password: str) -> None:
@@ -105,27 +206,32 @@ class AccountService:
 
     @staticmethod
     def password_login(db: Session, username: str, password: str) -> Account:
-        """A direct Cerbère Citoyen login. Five wrong passwords lock the
-        account for 15 minutes; the message says until when."""
+        """A direct Cerbère Citoyen login.
+
+        Every refusal says the same (``REFUSAL``), whether the username is
+        unknown, the password wrong or the account locked, and costs one hash
+        check (a dummy one for unknown or locked accounts): neither the text
+        nor the time tells whether an account exists. Each check first claims
+        one of MAX_FAILED_LOGINS tries in the database (``fedsim.attempts``);
+        the claim that uses the last one locks the account for LOCKOUT."""
         account = db.scalars(select(Account).where(Account.cerbere_username == (username or "").strip())).first()
-        refused = "Nom d'utilisateur ou mot de passe incorrect."
         if account is None or not account.is_active or account.cerbere_password_hash is None:
-            raise LoginRefused(refused)
+            check_password_hash(_dummy_hash(), password or "")
+            raise LoginRefused(REFUSAL)
         now = clock.naive_utc_now()
-        if account.locked_until is not None and account.locked_until > now:
-            raise LoginRefused(f"Compte verrouillé après {MAX_FAILED_LOGINS} essais infructueux, "
-                               f"jusqu'à {account.locked_until:%H:%M} (heure UTC).")
+        key = Account.id == account.id
+        db.execute(update(Account).where(key, Account.locked_until <= now)
+                   .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
+        locks = case((Account.failed_logins + 1 >= MAX_FAILED_LOGINS, now + LOCKOUT), else_=Account.locked_until)
+        if not attempts.claim(db, Account.failed_logins, MAX_FAILED_LOGINS, key, locked_until=locks):
+            check_password_hash(_dummy_hash(), password or "")
+            raise LoginRefused(REFUSAL)
         if not check_password_hash(account.cerbere_password_hash, password or ""):
-            account.failed_logins += 1
-            if account.failed_logins >= MAX_FAILED_LOGINS:
-                account.failed_logins, account.locked_until = 0, now + LOCKOUT
-                db.commit()
-                raise LoginRefused(f"Compte verrouillé après {MAX_FAILED_LOGINS} essais infructueux, "
-                                   f"jusqu'à {account.locked_until:%H:%M} (heure UTC).")
-            db.commit()
-            raise LoginRefused(refused)
-        account.failed_logins, account.locked_until = 0, None
+            raise LoginRefused(REFUSAL)
+        db.execute(update(Account).where(key).values(failed_logins=0, locked_until=None)
+                   .execution_options(synchronize_session=False))
         db.commit()
+        db.refresh(account)
         return account
 
     @staticmethod
@@ -147,16 +253,24 @@ class AccountService:
 
     # -- internals -----------------------------------------------------------
 
-    def _mail_links(self, db: Session, account: Account) -> None:
-        """New activation and cancel links; any older ones stop working."""
-        for old in list(account.links):
-            db.delete(old)
+    def _new_links(self, db: Session, account: Account) -> dict[str, str]:
+        """New activation and cancel links, their URLs by kind; any older ones
+        stop working (one bulk DELETE: a resend racing another deletes what
+        is there, never fails on a row already gone)."""
+        db.execute(delete(ActivationLink).where(ActivationLink.account_id == account.id)
+                   .execution_options(synchronize_session=False))
         expires = clock.naive_utc_now() + self.link_lifetime
         urls = {}
         for kind, path in (("activate", "/compte/activer"), ("cancel", "/compte/annuler")):
             token = secrets.token_urlsafe(32)
-            db.add(ActivationLink(token_hash=_hash(token), account=account, kind=kind, expires_at=expires))
+            db.add(ActivationLink(token_hash=_hash(token), account_id=account.id, kind=kind, expires_at=expires))
             urls[kind] = f"{self.base_url}{path}?jeton={token}"
+        db.flush()
+        return urls
+
+    def _mail_links(self, account: Account, urls: dict[str, str]) -> None:
+        """Mail links already committed (a mail never carries links that a
+        rolled-back request made)."""
         context = {"account": account, "activate_url": urls["activate"], "cancel_url": urls["cancel"]}
         self.mailer.send(account.email, "Activation de votre compte Mon Espace",
                          render_template("monespace/mail/activation.txt", **context),
@@ -164,18 +278,30 @@ class AccountService:
 
     @staticmethod
     def _usable(db: Session, token: str | None, kind: str) -> ActivationLink:
-        link = db.get(ActivationLink, _hash(token)) if token else None
+        link = db.get(ActivationLink, _hash(token), populate_existing=True) if token else None
         if link is None or link.kind != kind:
-            raise LinkRefused("Ce lien n'est pas valide : vérifiez que vous avez copié le lien complet "
-                              "de l'e-mail, et utilisez le dernier e-mail reçu (un renvoi remplace les "
-                              "liens précédents).", 404)
+            raise LinkRefused(INVALID_LINK, 404)
         if link.used_at is not None:
-            raise LinkRefused("Ce lien a déjà été utilisé. Si votre compte est actif, connectez-vous ; "
-                              "sinon demandez un nouvel e-mail d'activation.", 410)
+            raise LinkRefused(USED_LINK, 410)
         if link.expires_at < clock.naive_utc_now():
-            raise LinkRefused("Ce lien a expiré. Demandez un nouvel e-mail d'activation avec "
-                              "« Renvoyer l'e-mail ».", 410)
+            raise LinkRefused(EXPIRED_LINK, 410)
         return link
+
+    @staticmethod
+    def _claim(db: Session, token: str | None, kind: str) -> ActivationLink:
+        """Mark the link used if it is unused and unexpired, in one
+        conditional UPDATE (row count 1: this request won); else LinkRefused
+        saying why. The transaction stays open: the caller commits."""
+        now = clock.naive_utc_now()
+        claimed = bool(token) and db.execute(
+            update(ActivationLink).where(ActivationLink.token_hash == _hash(token), ActivationLink.kind == kind,
+                                         ActivationLink.used_at.is_(None), ActivationLink.expires_at >= now)
+            .values(used_at=now).execution_options(synchronize_session=False)).rowcount == 1
+        if not claimed:
+            db.rollback()
+            AccountService._usable(db, token, kind)
+            raise LinkRefused(USED_LINK, 410)  # used between the UPDATE and this look
+        return db.get(ActivationLink, _hash(token), populate_existing=True)
 
     @staticmethod
     def _new_username(db: Session, account: Account) -> str:
@@ -185,3 +311,9 @@ class AccountService:
             n += 1
             candidate = f"{base}{n}"
         return candidate
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made like real ones, checked for unknown and locked accounts."""
+    return generate_password_hash(secrets.token_urlsafe(16))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length
 
 from fedsim.db import Database
 from fedsim.saml.errors import AuthnContextUnavailable, PassiveUnavailable
@@ -75,14 +75,24 @@ def assertion_consumer():
     return redirect(login.next_url)
 
 
+USERNAME_MAX = 64  # the column's size
+PASSWORD_MAX = 128  # the longest password one can choose (monespace.account)
+
+
 class CerbereLoginForm(FlaskForm):
-    username = StringField("Nom d'utilisateur Cerbère Citoyen", validators=[InputRequired("Indiquez votre nom d'utilisateur.")])
-    password = PasswordField("Mot de passe", validators=[InputRequired("Indiquez votre mot de passe.")])
+    username = StringField("Nom d'utilisateur Cerbère Citoyen", validators=[
+        InputRequired("Indiquez votre nom d'utilisateur."),
+        Length(max=USERNAME_MAX, message=f"Le nom d'utilisateur compte au plus {USERNAME_MAX} caractères.")])
+    password = PasswordField("Mot de passe", validators=[
+        InputRequired("Indiquez votre mot de passe."),
+        Length(max=PASSWORD_MAX, message=f"Le mot de passe compte au plus {PASSWORD_MAX} caractères.")])
 
 
 @bp.route("/connexion/cerbere", methods=["GET", "POST"])
 def cerbere_login():
-    """A direct login with the Cerbère Citoyen identifier (G26), without CSAM."""
+    """A direct login with the Cerbère Citoyen identifier (G26), without CSAM:
+    five tries, counted in the database, then a lockout; the same refusal
+    for every username (``AccountService.password_login``)."""
     next_url = who_is.safe_next(request.values.get("next"))
     form = CerbereLoginForm()
     error = None

@@ -7,7 +7,9 @@ logout is partial and names those services, and a downstream initiator gets
 Success/PartialLogout. A LogoutRequest that does not concern this session
 (NameID, SessionIndex) is answered UnknownPrincipal and ends nothing.
 
-Every logout (and the idle timeout) destroys the server-side session: a copy
+A logout starts only with a POST carrying the CSRF token (the « Déconnexion »
+button); a GET of ``/deconnexion`` shows that button and ends nothing, so
+another site cannot log a person out. Every logout (and the idle timeout) destroys the server-side session: a copy
 of the cookie opens nothing afterwards; what the logout still has to do (its
 plan) goes on in a fresh session that carries nothing else."""
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 
 from fedsim import sessions
 from fedsim.db import Database
@@ -68,10 +71,23 @@ def _begin(initiator: ReceivedLogout | None) -> None:
                          "waiting": None, "waiting_for": None, "unconfirmed": []}
 
 
+class LogoutForm(FlaskForm):
+    """The « Déconnexion » button: a POST with the CSRF token."""
+
+
 @bp.route("/deconnexion", methods=["GET", "POST"])
 def start():
-    _begin(None)
-    return redirect(url_for("logout.next_hop"))
+    """Only the « Déconnexion » button (a POST carrying the form's CSRF
+    token) logs out. A GET (an old bookmark, or an image or link on another
+    site) and a POST without a valid token show a page asking to confirm,
+    and end nothing. (Exempt from CSRFProtect: a failed check shows that
+    page rather than an error.)"""
+    form = LogoutForm()
+    if request.method == "POST" and form.validate_on_submit():
+        _begin(None)
+        return redirect(url_for("logout.next_hop"))
+    refused = request.method == "POST"
+    return render_template("monespace/logout_confirm.html", form=form, refused=refused), 400 if refused else 200
 
 
 @bp.get("/deconnexion/suite")

@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
 
 from fedsim import clock
 from fedsim.db import Database
@@ -16,6 +19,13 @@ from monespace.models import Account, Dossier
 bp = Blueprint("portal", __name__)
 
 PAGE_SIZES = (15, 30, 50)
+CONTEXT_MAX = 100  # longer than any context's name
+
+
+class ContextForm(FlaskForm):
+    contexte = StringField(validators=[
+        InputRequired("Choisissez un contexte."),
+        Length(max=CONTEXT_MAX, message=f"Un contexte compte au plus {CONTEXT_MAX} caractères.")])
 
 
 def _registry() -> Registry:
@@ -49,7 +59,11 @@ def choose_context():
         return redirect(url_for("auth.login", next=_here()))
     next_url = who_is.safe_next(request.values.get("next"))
     if request.method == "POST":
-        if not who_is.choose_context(account, request.form.get("contexte", "")):
+        form = ContextForm()
+        if not form.validate():
+            raise UserError(" ".join(e for errs in form.errors.values() for e in errs), code=400,
+                            title="Contexte inconnu")
+        if not who_is.choose_context(account, form.contexte.data):
             raise UserError("Ce contexte n'est pas l'un des vôtres.", code=400, title="Contexte inconnu")
         return redirect(next_url)
     return render_template("monespace/context.html", account=account, next_url=next_url,

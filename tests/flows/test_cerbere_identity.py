@@ -1,14 +1,18 @@
 """Cerbère Citoyen as seen downstream: the chosen context travels as an
-attribute; the direct password login locks after repeated failures."""
+attribute; the direct password login locks after repeated failures, with
+the one refusal that does not tell whether the username exists."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+from freezegun import freeze_time
 from sqlalchemy import select
 
 from downstream_sp import eid_login
 from fedsim.db import Database
 from fedsim.personas import by_id
 from modigia_sp.models import User
-from monespace.accounts import AccountService
+from monespace.accounts import REFUSAL, AccountService
 from monespace.models import Account
 
 
@@ -27,26 +31,34 @@ def test_the_chosen_context_reaches_modigia(federation, browser):
     assert "egovNRN" not in user.attributes  # the national number stays upstream
 
 
-def test_a_password_login_locks_after_five_failures_and_says_until_when(federation, browser):
+def _refusal(browser, url: str, username: str, password: str) -> str:
+    browser.open(url)
+    browser.submit({"username": username, "password": password}, button="Se connecter")
+    assert browser.page.status == 400
+    return browser.page.tree.xpath("string(//*[@role='alert'])")
+
+
+def test_a_password_login_locks_after_five_failures_without_saying_the_account_exists(federation, browser):
     app = federation.apps["monespace"]
     with Database.factory(app)() as db:
         jean = db.scalars(select(Account).where(Account.cerbere_username == "jdupont")).one()
         AccountService.set_password(db, jean, "Un-mot-de-passe-solide")
     url = federation.urls["monespace"] + "/connexion/cerbere"
-    for _ in range(4):
+    unknown = _refusal(browser, url, "personne", "faux")
+    assert unknown == REFUSAL
+    assert "bloqué pendant 15 minutes" in unknown  # the lockout is announced to every username
+    for _ in range(5):
+        assert _refusal(browser, url, "jdupont", "faux") == unknown
+    # locked: even the right password is refused, with the very same words
+    assert _refusal(browser, url, "jdupont", "Un-mot-de-passe-solide") == unknown
+    with Database.factory(app)() as db:
+        assert db.scalars(select(Account).where(Account.cerbere_username == "jdupont")).one().locked_until
+    with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=16)):
         browser.open(url)
-        browser.submit({"username": "jdupont", "password": "faux"}, button="Se connecter")
-        assert "Nom d'utilisateur ou mot de passe incorrect." in browser.page.text
-    browser.open(url)
-    browser.submit({"username": "jdupont", "password": "faux"}, button="Se connecter")
-    assert "Compte verrouillé après 5 essais infructueux, jusqu'à" in browser.page.text
-    browser.open(url)
-    browser.submit({"username": "jdupont", "password": "Un-mot-de-passe-solide"}, button="Se connecter")
-    assert browser.page.status == 400 and "Compte verrouillé" in browser.page.text  # even the right one
+        browser.submit({"username": "jdupont", "password": "Un-mot-de-passe-solide"}, button="Se connecter")
+        assert "MON TABLEAU DE BORD" in browser.page.text
 
 
 def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password(federation, browser):
-    browser.open(federation.urls["monespace"] + "/connexion/cerbere")
-    browser.submit({"username": "personne", "password": "x"}, button="Se connecter")
-    assert browser.page.status == 400
-    assert "Nom d'utilisateur ou mot de passe incorrect." in browser.page.text
+    url = federation.urls["monespace"] + "/connexion/cerbere"
+    assert _refusal(browser, url, "personne", "x") == _refusal(browser, url, "jdupont", "x") == REFUSAL

@@ -334,7 +334,8 @@ def test_sp_without_single_logout_does_not_block_logout(tmp_path: Path, jean: Pe
             browser = browser_with(fed, sp)
             assert log_in(browser, sp, jean).url == "http://localhost:5995/saml/acs"
             assert browser.open(fed.urls["modigia_sp"] + "/saml/login").url.startswith(fed.urls["modigia_sp"])
-            page = browser.open(fed.urls["monespace"] + "/deconnexion")
+            browser.open(fed.urls["monespace"] + "/deconnexion")  # asks; the button logs out
+            page = browser.click("Me déconnecter")
             assert page.status == 200 and "Vous êtes déconnecté" in page.text, (page.status, page.text[:300])
             assert any("/saml/slo" in hop and fed.urls["modigia_sp"] in hop for hop in browser.history)
             page = browser.open(fed.urls["monespace"] + "/tableau-de-bord")
