@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, g, render_template, request
@@ -132,6 +133,15 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def is_trusted_host(trusted: Iterable[str]) -> bool:
+    """Whether the current request's Host header (any port; without one,
+    the server's name) names one of ``trusted``. A page of another site
+    whose name was made to point at 127.0.0.1 (DNS rebinding) sends its own
+    name: it is not one of them."""
+    names = {name.lower() for name in trusted}
+    return host_name(request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")) in names
+
+
 def configure_limits(app: Flask) -> None:
     """Request body size (Flask's ``MAX_CONTENT_LENGTH``: 413) and the names
     the app answers for (``FEDSIM_TRUSTED_HOSTS``, any port: else 400; not
@@ -145,8 +155,7 @@ def configure_limits(app: Flask) -> None:
     def _trusted_host_first() -> None:
         """Before any other hook: nothing runs for a Host the app does not
         serve, nor for a query string that is not ASCII."""
-        trusted = {name.lower() for name in app.config["FEDSIM_TRUSTED_HOSTS"]}
-        if host_name(request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")) not in trusted:
+        if not is_trusted_host(app.config["FEDSIM_TRUSTED_HOSTS"]):
             log.warning("%s: untrusted Host header refused: %r", app.name, request.environ.get("HTTP_HOST"))
             raise UserError("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir "
                             "FEDSIM_TRUSTED_HOSTS).", title="Hôte refusé")

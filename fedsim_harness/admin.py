@@ -4,7 +4,9 @@ state it was built in (``fedsim reset``, ``fedsim scenario run --running``).
 
 Local only: refused (403) unless the client is on this machine (a loopback
 address), and refused to a page of another site that makes the visitor's
-browser post to it (an ``Origin`` header naming another origin). Answers
+browser post to it (an ``Origin`` header naming another origin); a Host
+header that is not a name of the federation (DNS rebinding) is refused (400)
+by the mailbox app before this view runs (fedsim.mailbox.app). Answers
 JSON: ``{"reset": true, "ms": 12.3}``.
 
 :func:`request_reset` is the client side."""

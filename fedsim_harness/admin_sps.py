@@ -8,18 +8,19 @@ IdPs' own, so the page shows what they serve now.
 Local only: any request from a client that is not on this machine (a
 loopback address) is refused (403), and so is a POST whose Origin (or,
 without one, Referer) is not this page's own origin, or a request for a
-host name that is not a name of this machine (DNS rebinding)."""
+host name that is not a name of this machine (DNS rebinding: the mailbox
+app refuses it first, 400, for every page it serves — see
+fedsim.mailbox.app — and this blueprint checks again, 403)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
+from fedsim.mailbox.app import trust_hosts
 from fedsim.saml.registry import EXTENSION, SpRegistry
-from fedsim_harness import sp_folder
-from fedsim_harness.admin import is_loopback
+from fedsim_harness import admin_guard, sp_folder
 
 bp = Blueprint("fedsim_admin_sps", __name__, url_prefix="/admin/sps", template_folder="templates")
 
@@ -39,6 +40,7 @@ def install(mailbox: Flask, apps: Mapping[str, Flask]) -> None:
         if settings is not None:
             hosts.add(settings.host)
     mailbox.extensions[REGISTRIES] = {"registries": registries, "hosts": hosts}
+    trust_hosts(mailbox, sorted(hosts))  # the mailbox's own Host check, before this blueprint's
     mailbox.register_blueprint(bp)
 
 
@@ -46,28 +48,10 @@ def _registries() -> dict[str, SpRegistry]:
     return current_app.extensions[REGISTRIES]["registries"]
 
 
-def _local_host() -> bool:
-    """The Host header names this machine (not a DNS-rebinding name)."""
-    host = urlsplit(f"//{request.host}").hostname or ""
-    return host in current_app.extensions[REGISTRIES]["hosts"] or is_loopback(host)
-
-
-def _same_origin() -> bool:
-    said = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    return said not in ("", "null") and urlsplit(said).netloc == request.host
-
-
 @bp.before_request
-def _local_only():  # noqa: ANN202 - None or a refusal page
-    if not is_loopback(request.remote_addr):
-        return _refuse(f"Refused: this page is for this machine only (the request came from "
-                       f"{request.remote_addr}).")
-    if not _local_host():
-        return _refuse(f"Refused: {request.host} is not a name of this machine.")
-    if request.method == "POST" and not _same_origin():
-        return _refuse("Refused: a form must be sent from this page (its Origin or Referer header is missing "
-                       "or names another site).")
-    return None
+def _local_only():  # noqa: ANN202 - None or a refusal page (fedsim_harness.admin_guard)
+    reason = admin_guard.refusal(current_app.extensions[REGISTRIES]["hosts"])
+    return _refuse(reason) if reason else None
 
 
 def _refuse(message: str):  # noqa: ANN202 - a page

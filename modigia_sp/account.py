@@ -12,12 +12,18 @@ from modigia_sp.gate import entered_user
 bp = Blueprint("account", __name__)
 
 
+SUBJECT_MAX, BODY_MAX = 200, 5000  # characters; the subject's column is String(200)
+
+
 class ContactForm(FlaskForm):
-    subject = StringField("Objet", validators=[InputRequired("Indiquez l'objet de votre message."),
-                                               Length(max=200),
-                                               Regexp(r"^[^\r\n]*\Z", message="L'objet tient sur une ligne : "
-                                                      "retirez le saut de ligne.")])
-    body = TextAreaField("Message", validators=[InputRequired("Écrivez votre message."), Length(max=5000)])
+    subject = StringField("Objet", validators=[
+        InputRequired("Indiquez l'objet de votre message."),
+        Length(max=SUBJECT_MAX, message=f"L'objet est trop long : {SUBJECT_MAX} caractères au plus."),
+        Regexp(r"^[^\r\n]*\Z", message="L'objet tient sur une ligne : retirez le saut de ligne.")])
+    body = TextAreaField("Message", validators=[
+        InputRequired("Écrivez votre message."),
+        Length(max=BODY_MAX, message=f"Le message est trop long : {BODY_MAX} caractères au plus ; "
+                                     "raccourcissez-le ou envoyez-en plusieurs.")])
 
 
 @bp.get("/profil")

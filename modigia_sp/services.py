@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from fedsim import clock
+from fedsim.saml.errors import SamlRefused
 from fedsim.saml.sp import SamlLogin
 from fedsim.mail import Mailer
 from modigia_sp.catalogue import Course, Lesson, PolicyDocument
@@ -26,15 +29,43 @@ def check_login(login: SamlLogin) -> None:
         raise ValueError("Cerbère n'a pas transmis l'identifiant Cerbère Citoyen (cerbereUsername).")
 
 
-def user_from_login(db: Session, login: SamlLogin) -> User:
-    """Find or create the user by the pairwise NameID; refresh attributes."""
-    now = clock.naive_utc_now()
-    user = db.scalars(select(User).where(User.name_id == login.name_id,
+def insert_once(db: Session, model: type[DeclarativeBase], **values: object) -> None:
+    """Insert a row and commit, unless a row with the same unique key is
+    there already: a double submit, or the same request at the same moment
+    in another thread, is done once and is no error (INSERT … ON CONFLICT
+    DO NOTHING on SQLite and PostgreSQL; elsewhere the IntegrityError of
+    the unique constraint is caught)."""
+    dialect = db.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        db.execute(insert(model).values(**values).on_conflict_do_nothing())
+    else:
+        try:
+            with db.begin_nested():
+                db.add(model(**values))
+        except IntegrityError:
+            pass  # the savepoint is rolled back; the row of the other request stays
+    db.commit()
+
+
+def _user(db: Session, login: SamlLogin) -> User | None:
+    return db.scalars(select(User).where(User.name_id == login.name_id,
                                          User.idp_entity_id == login.issuer)).first()
+
+
+def user_from_login(db: Session, login: SamlLogin) -> User:
+    """Find or create the user by the pairwise NameID; refresh attributes.
+    Two first logins of one person at the same moment create one user."""
+    now = clock.naive_utc_now()
+    user = _user(db, login)
     if user is None:
-        user = User(name_id=login.name_id, idp_entity_id=login.issuer, created_at=now,
-                    cerbere_username="", given_name="", surname="", email="", last_login_at=now)
-        db.add(user)
+        insert_once(db, User, name_id=login.name_id, idp_entity_id=login.issuer, created_at=now,
+                    cerbere_username="", given_name="", surname="", email="", attributes={},
+                    context="", last_login_at=now)
+        user = _user(db, login)
+        if user is None:  # the NameID is taken by a user of another identity provider
+            raise SamlRefused("Cet identifiant (NameID) est déjà celui d'un autre utilisateur de Modigia.",
+                              f"NameID {login.name_id[:80]} known from another issuer than {login.issuer[:200]}")
     user.cerbere_username = login.first("cerbereUsername")
     user.given_name, user.surname = login.first("givenName"), login.first("surname")
     user.email, user.context, user.last_login_at = login.first("mail"), login.first("context"), now
@@ -64,10 +95,9 @@ class Policies:
         exists = db.scalars(select(PolicyAcceptance).where(
             PolicyAcceptance.user_id == user.id, PolicyAcceptance.document == document.code,
             PolicyAcceptance.version == document.version)).first()
-        if exists is None:
-            db.add(PolicyAcceptance(user_id=user.id, document=document.code, version=document.version,
-                                    accepted_at=clock.naive_utc_now()))
-            db.commit()
+        if exists is None:  # accepted once, even when the form is sent twice at once
+            insert_once(db, PolicyAcceptance, user_id=user.id, document=document.code,
+                        version=document.version, accepted_at=clock.naive_utc_now())
 
 
 @dataclass(frozen=True)
@@ -82,8 +112,7 @@ class Courses:
 
     def enrol(self, db: Session, user: User, course: Course) -> None:
         if course.code not in self.enrolled(db, user):
-            db.add(Enrolment(user_id=user.id, course=course.code, enrolled_at=clock.naive_utc_now()))
-            db.commit()
+            insert_once(db, Enrolment, user_id=user.id, course=course.code, enrolled_at=clock.naive_utc_now())
 
     @staticmethod
     def completed(db: Session, user: User, course: Course) -> set[str]:
@@ -97,10 +126,9 @@ class Courses:
 
     def complete(self, db: Session, user: User, course: Course, lesson: Lesson) -> None:
         self.enrol(db, user, course)
-        if lesson.code not in self.completed(db, user, course):
-            db.add(LessonCompletion(user_id=user.id, course=course.code, lesson=lesson.code,
-                                    completed_at=clock.naive_utc_now()))
-            db.commit()
+        if lesson.code not in self.completed(db, user, course):  # once, even when sent twice at once
+            insert_once(db, LessonCompletion, user_id=user.id, course=course.code, lesson=lesson.code,
+                        completed_at=clock.naive_utc_now())
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Modigia as a strict SAML SP of Cerbère Citoyen."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from fedsim import sessions
 from fedsim.db import Database
@@ -10,6 +10,7 @@ from fedsim.saml.errors import SamlRefused
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
 from fedsim.web import plain, safe_next
+from modigia_sp.gate import current_user
 from modigia_sp.services import check_login, user_from_login
 
 bp = Blueprint("sso", __name__)
@@ -50,9 +51,17 @@ def _slo() -> LogoutService:
     return current_app.extensions["modigia.slo"]
 
 
-@bp.route("/deconnexion", methods=["GET", "POST"])
+@bp.get("/deconnexion")
+def confirm_logout():
+    """A page that asks: a link or an image on another site cannot log
+    the person out (the logout itself is a POST with the CSRF token)."""
+    return render_template("modigia_sp/logout.html", user=current_user())
+
+
+@bp.post("/deconnexion")
 def logout():
-    """Leave Modigia, and through Single Logout, Mon Espace and CSAM too."""
+    """Leave Modigia, and through Single Logout, Mon Espace and CSAM too
+    (a form of this site: CSRFProtect checks its token)."""
     saml = session.get("saml")
     sessions.destroy()  # on the server: a copy of the cookie opens nothing any more
     if not saml:

@@ -1,14 +1,27 @@
-"""Web mailbox: read what the federation sent."""
+"""Web mailbox: read what the federation sent.
+
+It answers only for the federation's host names (``FEDSIM_TRUSTED_HOSTS``,
+any port, as the apps: ``FEDSIM_HOST``, localhost, 127.0.0.1, [::1]): a page
+of another site whose name was made to point at this machine (DNS
+rebinding) must not read activation links and codes. The refusal (400)
+comes before any view, for every blueprint mounted on this app (the
+harness's admin pages too)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy.orm import sessionmaker
 
 from fedsim import health
+from fedsim.federation import Settings
 from fedsim.mailbox import safe_html, store
+from fedsim.web import default_trusted_hosts, is_trusted_host
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("mailbox", __name__, template_folder="templates", static_folder="static",
                static_url_path="/mailbox-static")
@@ -21,7 +34,6 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", 
 
 
 def _db():
-    from flask import current_app
     return current_app.extensions["mailbox.sessions"]()
 
 
@@ -93,8 +105,30 @@ def _secure_headers(response: Response) -> Response:
     return response
 
 
-def create_app(sessions: sessionmaker) -> Flask:
+def _trusted_host_first():  # noqa: ANN202 - None, or the refusal
+    """Before any other hook: nothing of the mail for a Host this mailbox does not serve."""
+    if is_trusted_host(current_app.config["FEDSIM_TRUSTED_HOSTS"]):
+        return None
+    log.warning("mailbox: untrusted Host header refused: %r", request.environ.get("HTTP_HOST"))
+    if request.path.startswith(("/api/", "/admin/reset", "/health")):
+        return jsonify(error="this mailbox does not answer for this Host header (not one of "
+                             "FEDSIM_TRUSTED_HOSTS)"), 400
+    # No url_for in this page: a Host that is no valid name leaves Flask without a URL adapter.
+    return render_template("mailbox/refused_host.html"), 400
+
+
+def trust_hosts(app: Flask, names: Iterable[str]) -> None:
+    """Let the mailbox answer for these host names too (the federation's ``FEDSIM_HOST``)."""
+    app.config["FEDSIM_TRUSTED_HOSTS"] = list(dict.fromkeys([*app.config["FEDSIM_TRUSTED_HOSTS"], *names]))
+
+
+def create_app(sessions: sessionmaker, *, trusted_hosts: Iterable[str] | None = None) -> Flask:
+    """``trusted_hosts``: the names it answers for [FEDSIM_HOST, localhost,
+    127.0.0.1, [::1]]."""
     app = Flask(__name__)
+    app.config["FEDSIM_TRUSTED_HOSTS"] = (list(trusted_hosts) if trusted_hosts is not None
+                                          else default_trusted_hosts(Settings.from_env().host))
+    app.before_request_funcs.setdefault(None, []).insert(0, _trusted_host_first)
     app.extensions["mailbox.sessions"] = sessions
     app.register_blueprint(bp)
     health.init_app(app, name="mailbox", checks={"mailbox database": health.database(sessions)})

@@ -148,6 +148,13 @@ def test_csam_keeps_its_session_for_a_logout_request_about_another(
     assert not csam_session_open(browser, federation)
 
 
+def log_out_of_monespace(browser: Browser, federation: Federation):  # noqa: ANN201 - a Page
+    """GET /deconnexion only asks; its button (a POST with the CSRF token) logs out."""
+    page = browser.open(federation.urls["monespace"] + "/deconnexion")
+    assert page.status == 200 and "Se déconnecter de Mon Espace ?" in page.text
+    return browser.click("Me déconnecter")
+
+
 # -- our LogoutRequests carry the SessionIndex; partial logouts say so -------------------------
 
 
@@ -157,7 +164,7 @@ def test_logout_from_monespace_sends_session_indexes_and_reports_a_partial_logou
     labo_name_id, labo_index = subject_sent_to(browser, LABO_ACS)
     csam_name_id, csam_index = subject_sent_to(browser, federation.urls["monespace"] + "/saml/sp/acs")
     labo.logout_status = STATUS_RESPONDER
-    page = browser.open(federation.urls["monespace"] + "/deconnexion")
+    page = log_out_of_monespace(browser, federation)
     assert page.status == 200
     assert "Déconnexion partielle" in page.text
     assert "Service de test labo-sp n'a pas confirmé la déconnexion" in page.text, page.text
@@ -174,7 +181,7 @@ def test_logout_from_monespace_sends_session_indexes_and_reports_a_partial_logou
 def test_complete_logout_from_monespace_says_so(federation: Federation, browser: Browser, labo: DownstreamSP,
                                                jean: Persona) -> None:
     log_in(browser, labo, jean)
-    page = browser.open(federation.urls["monespace"] + "/deconnexion")
+    page = log_out_of_monespace(browser, federation)
     assert "Vous êtes déconnecté" in page.text and "partielle" not in page.text
     assert labo.logout_requests
 
@@ -185,7 +192,8 @@ def test_logout_from_modigia_reports_a_partial_logout(federation: Federation, br
     assert browser.open(labo.login_url()).url == LABO_ACS
     modigia_name_id, modigia_index = subject_sent_to(browser, federation.urls["modigia_sp"] + "/saml/acs")
     labo.logout_status = STATUS_RESPONDER
-    page = browser.open(federation.urls["modigia_sp"] + "/deconnexion")
+    browser.open(federation.urls["modigia_sp"] + "/deconnexion")  # a confirmation page: logging out is a POST
+    page = browser.click("Me déconnecter")
     assert page.url.startswith(federation.urls["modigia_sp"] + "/au-revoir"), page.url
     assert "Déconnexion partielle" in page.text
     assert "Cerbère Citoyen n'a pas confirmé la déconnexion" in page.text
