@@ -5,7 +5,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: up test scenarios bench clean
+.PHONY: up test scenarios bench stress clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,9 @@ scenarios: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_saml.py
+
+stress: $(STAMP)
+	$(PYTHON) benchmarks/stress_journeys.py --journeys 200 --concurrency 200
 
 clean:
 	rm -rf $(VENV) instance reports

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -28,10 +28,33 @@ def private_sqlite_file(url: str) -> None:
     path.chmod(0o600)  # SQLite gives its -wal and -shm files the database file's mode
 
 
+# A file database's connection pool. SQLAlchemy's default (5 + 10 overflow,
+# 30 s wait) is smaller than the threaded server's concurrency: under 200
+# concurrent journeys (benchmarks/stress_journeys.py) requests waited more
+# than 30 s for a connection and failed with « QueuePool limit of size 5
+# overflow 10 reached » (HTTP 500). SQLite connections are cheap and writers
+# queue on the database lock (the busy timeout below) anyway: no limit, 20
+# kept open.
+SQLITE_POOL = {"pool_size": 20, "max_overflow": -1}
+# Seconds a writer waits for SQLite's write lock before « database is
+# locked » (below the 60 s a stress client waits for an answer). 15 s was
+# once too short at 200 concurrent journeys on 2 busy
+# cores (one UPDATE of Cerbère's pending request failed): the holder of the
+# lock competes for the GIL with hundreds of request threads, and SQLite's
+# busy handler (sleep and retry) is not first-come first-served.
+SQLITE_BUSY_TIMEOUT = 30
+
+
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return database in (None, "", ":memory:") or "mode=memory" in url
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        pool = {} if _in_memory(url) else SQLITE_POOL
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}, **pool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # noqa: ANN001 - DB-API types

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from fedsim import health, trust
 from fedsim.federation import Settings
@@ -110,10 +110,19 @@ def federation_checks(apps: dict[str, Flask], smtp_port: int) -> dict[str, healt
     return {**checks, "smtp": health.smtp(SMTP_HOST, smtp_port)}
 
 
+class FederationServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server (a thread per connection) with a longer
+    listen backlog: Werkzeug's 128 overflows when a few hundred browsers
+    connect at once (benchmarks/stress_journeys.py), and the kernel then
+    drops SYNs — connections that wait a second or more, or fail. The
+    kernel caps it at net.core.somaxconn."""
+    request_queue_size = 1024
+
+
 def serve(app: Flask, bind: str, name: str, port: int) -> BaseWSGIServer:
     """A threaded server for ``app`` on ``bind:port`` (not yet serving)."""
     try:
-        return make_server(bind, port, app, threaded=True, request_handler=QuietHealthHandler)
+        return FederationServer(bind, port, app, QuietHealthHandler)
     except OSError as exc:  # taken since check_ports
         raise cannot_listen(exc, name, bind, port) from None
 
@@ -125,6 +134,10 @@ class ServedFederation:
     threads: list[threading.Thread] = field(default_factory=list)
     smtp: object = None
     snapshot: FederationSnapshot | None = None  # its state once built, for ``reset``
+    # Configuration for each app's factory, by app name (e.g. {"idp_csam":
+    # {"PERSONAS_FILE": path}}), as ``create_apps`` takes it.
+    overrides: dict[str, dict] | None = None
+    apps: dict[str, Flask] = field(default_factory=dict)  # once started: by name, the mailbox included
 
     @property
     def urls(self) -> dict[str, str]:
@@ -135,12 +148,13 @@ class ServedFederation:
         trust.ensure(self.settings)
         sessions = mailbox_sessions(self.settings)
         self.smtp = sink.start(sessions, SMTP_HOST, self.settings.smtp_port)
-        apps = create_apps(self.settings, self.settings.smtp_port)
+        apps = create_apps(self.settings, self.settings.smtp_port, self.overrides)
         self.snapshot = FederationSnapshot.take(apps, sessions)
         apps["mailbox"] = create_mailbox(sessions)
         admin.install(apps["mailbox"], self.reset)  # POST /admin/reset, from this machine only
         admin_sps.install(apps["mailbox"], apps)  # GET/POST /admin/sps, from this machine only
         health.add_checks(apps["mailbox"], federation_checks(apps, self.settings.smtp_port))
+        self.apps = apps
         for name, app in apps.items():
             server = serve(app, self.settings.bind, name, ports(self.settings)[name])
             thread = threading.Thread(target=server.serve_forever, name=f"fedsim-{name}", daemon=True)
