@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import case, inspect, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from fedsim import attempts, clock
 from fedsim.personas import Persona
@@ -88,7 +88,6 @@ class CardReader:
     def insert_cards(self, db: Session, personas: tuple[Persona, ...], extra: tuple[SeedCard, ...] = ()) -> None:
         """Seed citizens and cards from personas and ``extra`` cards (missing
         ones only), make their chips and publish the citizen CA's CRL."""
-        _add_new_columns(db)
         by_id = {p.id: p for p in personas}
         states: dict[str, str] = {}
         for persona in personas:
@@ -139,7 +138,8 @@ class CardReader:
 
     @staticmethod
     def cards(db: Session) -> list[EidCard]:
-        return list(db.scalars(select(EidCard).order_by(EidCard.number)))
+        # with their holders in the same query: the reader lists every card
+        return list(db.scalars(select(EidCard).options(joinedload(EidCard.holder)).order_by(EidCard.number)))
 
     def verify_pin(self, db: Session, card_number: str, pin: str) -> Citizen:
         """The card's holder when ``pin`` is right. Each PIN first claims one
@@ -218,19 +218,6 @@ class CardReader:
         if chip is None:
             raise PinRefused("La carte eID ne répond pas : retirez-la et insérez-la à nouveau.")
         return chip, chip.sign(challenge)
-
-
-# Columns added to eid_card after its first release: a database made before
-# (``fedsim up`` keeps instance/) gets them at start-up; create_all does not.
-_NEW_COLUMNS = {"puk_digest": "VARCHAR(64)", "failed_puk_tries": "INTEGER NOT NULL DEFAULT 0",
-                "cert_serial": "VARCHAR(64)", "revoked_at": "DATETIME"}
-
-
-def _add_new_columns(db: Session) -> None:
-    present = {c["name"] for c in inspect(db.connection()).get_columns(EidCard.__tablename__)}
-    for name, ddl in _NEW_COLUMNS.items():
-        if name not in present:
-            db.execute(text(f"ALTER TABLE {EidCard.__tablename__} ADD COLUMN {name} {ddl}"))
 
 
 _PIN_BLOCKED = ("Cette carte eID est bloquée après trois codes PIN erronés. "

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pyotp
+from at_once import at_once, with_db
 
 from fedsim import clock
 from fedsim.db import Database
@@ -21,28 +22,8 @@ THREADS = 30
 
 
 def _at_once(app, guess) -> list[object]:
-    """``guess(db)`` in THREADS threads released together; outcomes or the exception raised."""
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[object] = []
-
-    def run() -> None:
-        with app.app_context(), Database.factory(app)() as db:
-            barrier.wait()
-            try:
-                outcomes.append(guess(db))
-            except (CodeRefused, PasswordRefused, app_code.CodeRefused) as refused:
-                outcomes.append(refused)
-            except Exception as exc:  # noqa: BLE001 - recorded, and the test fails on it
-                outcomes.append(("unexpected", exc))
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(outcomes) == THREADS
-    assert not [o for o in outcomes if isinstance(o, tuple)], outcomes
-    return outcomes
+    """``guess(db)`` in THREADS threads released together; outcomes or the refusal raised."""
+    return at_once(THREADS, with_db(app, guess), refusals=(CodeRefused, PasswordRefused, app_code.CodeRefused))
 
 
 def test_thirty_wrong_email_codes_at_once_check_five(federation):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
+from at_once import at_once, with_db
 from sqlalchemy import func, select
 
 from fedsim import clock, nrn
@@ -25,28 +26,7 @@ def _at_once(app, guess, threads: int = THREADS, request: bool = False) -> list[
     """``guess(db)`` in ``threads`` threads released together, each with its
     own database session (and request context when ``request``); outcomes,
     or the refusal raised."""
-    barrier = threading.Barrier(threads)
-    outcomes: list[object] = []
-
-    def run() -> None:
-        context = app.test_request_context() if request else app.app_context()
-        with context, Database.factory(app)() as db:
-            barrier.wait()
-            try:
-                outcomes.append(guess(db))
-            except (PinRefused, PaperCodeRefused) as refused:
-                outcomes.append(refused)
-            except Exception as exc:  # noqa: BLE001 - recorded, and the test fails on it
-                outcomes.append(("unexpected", exc))
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert len(outcomes) == threads
-    assert not [o for o in outcomes if isinstance(o, tuple)], outcomes
-    return outcomes
+    return at_once(threads, with_db(app, guess, request=request), refusals=(PinRefused, PaperCodeRefused))
 
 
 def _card(app, number: str) -> EidCard:

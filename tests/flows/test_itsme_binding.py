@@ -5,10 +5,10 @@ requests are never listed by phone number, and wrong itsme codes are counted
 on the server: 3 refuse the request, even when 30 are sent at once."""
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from at_once import at_once, with_db
 from freezegun import freeze_time
 from sqlalchemy import select
 from test_csam_itsme import ITSME, JEAN_CODE, JEAN_PHONE, phone_link, start_itsme
@@ -89,7 +89,7 @@ def test_the_link_stops_working_after_a_rejection_and_after_expiry(federation: F
 
     other = new_browser(federation)
     waiting = start_itsme(other, federation)
-    with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=3, seconds=1)):
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=3, seconds=1)):
         page = phone.open(phone_link(waiting))
     assert page.status == 410 and "expiré" in page.text
 
@@ -155,24 +155,7 @@ def _pending_request(federation: Federation, request_id: str) -> None:
 def test_thirty_wrong_codes_at_once_check_three(federation: Federation):
     app = federation.apps["idp_csam"]
     _pending_request(federation, "race")
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[object] = []
-
-    def run() -> None:
-        with app.app_context(), Database.factory(app)() as db:
-            barrier.wait()
-            try:
-                outcomes.append(itsme_op.confirm(db, "race", WRONG))
-            except Exception as exc:  # noqa: BLE001 - recorded, and the test fails on it
-                outcomes.append(("unexpected", exc))
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(outcomes) == THREADS
-    assert not [o for o in outcomes if isinstance(o, tuple)], outcomes
+    outcomes = at_once(THREADS, with_db(app, lambda db: itsme_op.confirm(db, "race", WRONG)))
     assert sum(o.checked for o in outcomes) == itsme_op.MAX_TRIES
     assert {o.outcome for o in outcomes} <= {"wrong", "refused"}
     assert all(o.outcome == "refused" for o in outcomes if not o.checked)

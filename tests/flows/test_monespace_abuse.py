@@ -4,14 +4,15 @@ happen once happens once; the rest gets a clear 4xx page, never a 500."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from at_once import at_once
 from freezegun import freeze_time
 from lxml import html
 from sqlalchemy import func, select
+from test_bad_input import csrf, log_into_monespace, pin_page
 from werkzeug.test import Client, TestResponse
 
 from fedsim.db import Database
@@ -21,7 +22,6 @@ from fedsim_harness.stack import Federation
 from monespace import accounts
 from monespace.accounts import MAX_FAILED_LOGINS, REFUSAL, AccountService, LoginRefused
 from monespace.models import Account, ActivationLink
-from test_bad_input import csrf, log_into_monespace, pin_page
 
 THREADS = 30
 COPIES = 5
@@ -35,27 +35,6 @@ def naima() -> Persona:
 @pytest.fixture
 def jean() -> Persona:
     return by_id("jean")
-
-
-def _at_once(count: int, action: Callable[[int], object]) -> list[object]:
-    """``action(i)`` in ``count`` threads released together by a barrier."""
-    barrier = threading.Barrier(count)
-    outcomes: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[i] = action(i)
-        except Exception as exc:  # noqa: BLE001 - recorded, and the test fails on it
-            outcomes[i] = ("unexpected", exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not [o for o in outcomes if isinstance(o, tuple)], outcomes
-    return outcomes
 
 
 def _client(federation: Federation, cookie: str | None = None) -> Client:
@@ -153,7 +132,7 @@ def test_thirty_wrong_cerbere_passwords_at_once_check_five_and_lock(federation: 
                 return refused.message
         return "logged in"
 
-    outcomes = _at_once(THREADS, guess)
+    outcomes = at_once(THREADS, guess)
     assert set(outcomes) == {REFUSAL}
     assert len(checked) == MAX_FAILED_LOGINS, len(checked)
     with Database.factory(app)() as db:
@@ -167,7 +146,7 @@ def test_thirty_wrong_cerbere_passwords_at_once_check_five_and_lock(federation: 
 def test_one_activation_link_opened_five_times_at_once_activates_once(
         federation: Federation, browser: Browser, naima: Persona) -> None:
     path = _pending(browser, federation, naima)
-    responses = _at_once(COPIES, lambda _: _get(_client(federation), federation, path))
+    responses = at_once(COPIES, lambda _: _get(_client(federation), federation, path))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [410] * (COPIES - 1), statuses
     assert all(_refused(r, 410, "Ce lien a déjà été utilisé") for r in responses if r.status_code != 200)
@@ -200,7 +179,7 @@ def _password(token: str, password: str = "Un-mot-de-passe-solide") -> dict[str,
 def test_the_password_an_activation_link_allows_is_chosen_once(
         federation: Federation, browser: Browser, naima: Persona) -> None:
     cookie, token = _activated_elsewhere(browser, federation, naima)
-    responses = _at_once(COPIES, lambda i: _post(_client(federation, cookie), federation, "/compte/mot-de-passe",
+    responses = at_once(COPIES, lambda i: _post(_client(federation, cookie), federation, "/compte/mot-de-passe",
                                                  _password(token, f"Mot-de-passe-numero-{i}")))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [410] * (COPIES - 1), statuses
@@ -223,7 +202,7 @@ def test_the_password_an_activation_link_allows_is_chosen_once(
 def test_the_password_an_activation_link_allows_expires(
         federation: Federation, browser: Browser, naima: Persona) -> None:
     cookie, token = _activated_elsewhere(browser, federation, naima)
-    with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=11)):
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=11)):
         late = _post(_client(federation, cookie), federation, "/compte/mot-de-passe", _password(token))
     assert _refused(late, 410, "le délai pour le faire est dépassé"), (late.status_code, _text(late)[:300])
     assert _account(federation, naima).cerbere_password_hash is None
@@ -237,7 +216,7 @@ def test_the_account_form_posted_five_times_at_once_creates_one_account(
     _create_page(browser, federation, naima)
     form = {"csrf_token": csrf(browser.page), "email": naima.email, "email_confirm": naima.email, "language": "fr"}
     cookie = _cookie(browser, federation)
-    responses = _at_once(COPIES, lambda _: _post(_client(federation, cookie), federation, "/compte/creation", form))
+    responses = at_once(COPIES, lambda _: _post(_client(federation, cookie), federation, "/compte/creation", form))
     assert [r.status_code for r in responses] == [302] * COPIES, [(r.status_code, _text(r)[:200]) for r in responses]
     assert {urlsplit(r.headers["Location"]).path for r in responses} == {"/compte/validation"}
     with Database.factory(federation.apps["monespace"])() as db:
@@ -255,7 +234,7 @@ def test_resend_posted_five_times_at_once_never_fails(
     page = browser.click("Renvoyer l'e-mail")
     form = {"csrf_token": csrf(page), "email": naima.email}
     cookie = _cookie(browser, federation)
-    responses = _at_once(COPIES, lambda _: _post(_client(federation, cookie), federation, "/compte/renvoyer", form))
+    responses = at_once(COPIES, lambda _: _post(_client(federation, cookie), federation, "/compte/renvoyer", form))
     assert all(r.status_code == 200 and "Si un compte en attente" in _text(r) for r in responses), \
         [(r.status_code, _text(r)[:200]) for r in responses]
     with Database.factory(federation.apps["monespace"])() as db:
@@ -302,7 +281,7 @@ def test_the_cancel_link_asks_before_deleting(federation: Federation, browser: B
 LONG = "a" * 10_000
 
 
-def _long_value_refused(page, *fragments: str) -> None:  # noqa: ANN001 - a Page
+def _long_value_refused(page, *fragments: str) -> None:
     assert page.status == 400, (page.status, page.text[:300])
     assert "Traceback" not in page.body and "Field cannot be longer" not in page.text
     for fragment in fragments:
