@@ -6,6 +6,7 @@ correctly). Also: reading such a query, and writing one from decoded values.
 from __future__ import annotations
 
 import base64
+import functools
 import zlib
 from collections.abc import Mapping
 from urllib.parse import unquote_plus, urlencode
@@ -65,6 +66,12 @@ def query_string(args: Mapping[str, str]) -> str:
     return "&".join(urlencode({name: args[name]}) for name in names)
 
 
+@functools.lru_cache(maxsize=128)
+def _public_key(cert_b64: str):  # noqa: ANN202 - any of cryptography's public key types
+    """The public key of a certificate from metadata, read once per certificate."""
+    return x509.load_der_x509_certificate(base64.b64decode(cert_b64)).public_key()
+
+
 def verify(raw_query: str, certificates_b64: list[str]) -> None:
     """Raise SamlRefused unless the query is signed by one of the certificates
     (base64 DER, as metadata carries them) with RSA-SHA256 or stronger."""
@@ -86,7 +93,7 @@ def verify(raw_query: str, certificates_b64: list[str]) -> None:
     except ValueError:
         raise SamlRefused("Signature illisible (base64 invalide).") from None
     for cert_b64 in certificates_b64:
-        key = x509.load_der_x509_certificate(base64.b64decode("".join(cert_b64.split()))).public_key()
+        key = _public_key("".join(cert_b64.split()))
         if not isinstance(key, rsa.RSAPublicKey):
             continue
         try:

@@ -9,6 +9,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
@@ -16,17 +19,21 @@ from saml2.config import Config
 from saml2.samlp import RequestedAuthnContext
 from saml2.saml import AuthnContextClassRef
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
-from sqlalchemy import select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from fedsim import clock, protocol_log
-from fedsim.saml import profile
+from fedsim.saml import build, profile
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
 from fedsim.saml.xmlsec_backend import certificate_key
 
 log = logging.getLogger(__name__)
+# The SP's state on every login's path goes through Core statements on the
+# tables (no ORM unit of work, identity map or bulk-persistence layer).
+_OUTSTANDING = OutstandingRequest.__table__
+_SEEN = SeenAssertion.__table__
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,9 @@ class ServiceProvider:
     def __init__(self, config: Config, idp_entity_id: str, *,
                  request_lifetime: timedelta = timedelta(minutes=15),
                  name_id_formats: frozenset[str] = frozenset({profile.PERSISTENT, profile.TRANSIENT})) -> None:
-        """pysaml2 builds the AuthnRequests and reads the metadata; Responses
-        are read by ``fedsim.saml.profile``. The clock skew tolerated either
+        """pysaml2 reads the metadata (and builds the AuthnRequests that carry
+        extensions); ``fedsim.saml.build`` builds the others with lxml and
+        signs the redirect; Responses are read by ``fedsim.saml.profile``. The clock skew tolerated either
         way is the configuration's ``accepted_time_diff`` (seconds)."""
         self.client = Saml2Client(config=config)
         self.idp_entity_id = idp_entity_id
@@ -62,6 +70,11 @@ class ServiceProvider:
         self.name_id_formats = name_id_formats
         self.skew = timedelta(seconds=config.accepted_time_diff or 0)
         self.acs_url = config.endpoint("assertion_consumer_service", BINDING_HTTP_POST, "sp")[0]
+        # Requests without extensions are built with lxml (fedsim.saml.build);
+        # the others (eIDAS, a configured NameIDPolicy) by pysaml2.
+        self._plain_requests = not any(config.getattr(name, "sp") for name in (
+            "sp_type", "requested_attributes", "name_id_policy_format", "virtual_organization"))
+        self._key = load_pem_private_key(Path(config.key_file).read_bytes(), password=None)
         self._local_names = {(converter.name_format, remote): local
                              for converter in config.attribute_converters
                              for remote, local in (converter._fro or {}).items()}  # noqa: SLF001 - pysaml2's map
@@ -78,6 +91,35 @@ class ServiceProvider:
         with a session; ``is_passive``: the IdP must not show the person any
         page (it answers NoPassive when it has no session)."""
         relay_state = secrets.token_urlsafe(24)
+        if self._plain_requests:
+            request_id = build.new_id()
+            location = self._sso_location()
+            request = build.authn_request(
+                request_id=request_id, issuer=self.entity_id, destination=location, acs_url=self.acs_url,
+                issued_at=clock.now(), provider_name=self.client.config.name, force_authn=force_authn,
+                is_passive=is_passive, authn_contexts=authn_contexts, comparison=comparison)
+            url = f"{location}{'&' if '?' in location else '?'}{build.redirect_query(request, relay_state, self._key)}"
+        else:
+            request_id, url = self._pysaml2_request(relay_state, authn_contexts, comparison, force_authn, is_passive)
+        db.execute(insert(_OUTSTANDING).values(request_id=request_id, relay_state=relay_state, next_url=next_url,
+                                               expires_at=clock.naive_utc_now() + self.request_lifetime))
+        db.commit()
+        return url, relay_state
+
+    def _sso_location(self) -> str:
+        """The IdP's HTTP-Redirect SSO endpoint, from its metadata (read at
+        each login, so that reloaded metadata is honoured)."""
+        services = self.client.metadata.single_sign_on_service(self.idp_entity_id, BINDING_HTTP_REDIRECT)
+        location = next((service.get("location") for service in services or [] if service.get("location")), None)
+        if not location:
+            raise SamlRefused(f"Fournisseur d'identité inconnu : aucun service SSO HTTP-Redirect pour "
+                              f"{self.idp_entity_id} dans les métadonnées.")
+        return location
+
+    def _pysaml2_request(self, relay_state: str, authn_contexts: tuple[str, ...], comparison: str,
+                         force_authn: bool, is_passive: bool) -> tuple[str, str]:
+        """pysaml2 builds requests that carry extensions (eIDAS SPType and
+        RequestedAttributes) or a NameIDPolicy from the configuration."""
         extra = {}
         if force_authn:
             extra["force_authn"] = "true"
@@ -91,10 +133,7 @@ class ServiceProvider:
             entityid=self.idp_entity_id, relay_state=relay_state,
             binding=BINDING_HTTP_REDIRECT, sign=True, sigalg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256, **extra)
-        db.add(OutstandingRequest(request_id=request_id, relay_state=relay_state, next_url=next_url,
-                                  expires_at=clock.naive_utc_now() + self.request_lifetime))
-        db.commit()
-        return dict(info["headers"])["Location"], relay_state
+        return request_id, dict(info["headers"])["Location"]
 
     def accept(self, db: Session, saml_response: str | None, relay_state: str | None,
                browser_relay_states: list[str],
@@ -145,7 +184,7 @@ class ServiceProvider:
         self._record(db, pending, checked)
         return login
 
-    def _expected(self, pending: OutstandingRequest) -> profile.Expected:
+    def _expected(self, pending: Row) -> profile.Expected:
         return profile.Expected(
             sp_entity_id=self.entity_id, acs_url=self.acs_url, idp_entity_id=self.idp_entity_id,
             request_id=pending.request_id,
@@ -170,25 +209,25 @@ class ServiceProvider:
         names are kept as sent."""
         return self._local_names.get((name_format or "", name.lower()), name)
 
-    def _record(self, db: Session, pending: OutstandingRequest, checked: profile.CheckedAssertion) -> None:
+    def _record(self, db: Session, pending: Row, checked: profile.CheckedAssertion) -> None:
         """Answer the request and remember the assertion, atomically: the
         request is claimed with a conditional UPDATE, so that of several
         concurrent posts exactly one wins; the replay cache's primary key
         stops the same assertion under another request."""
         replayed = SamlRefused("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé.",
                                f"assertion {checked.assertion_id}")
-        if db.get(SeenAssertion, checked.assertion_id) is not None:
-            raise replayed
         now = clock.naive_utc_now()
-        try:
+        try:  # two statements and a commit, no ORM unit of work: this is on every login's path
             claimed = db.execute(
-                update(OutstandingRequest)
-                .where(OutstandingRequest.request_id == pending.request_id, OutstandingRequest.answered_at.is_(None))
+                update(_OUTSTANDING)
+                .where(_OUTSTANDING.c.request_id == pending.request_id, _OUTSTANDING.c.answered_at.is_(None))
                 .values(answered_at=now)).rowcount
             if claimed != 1:
                 db.rollback()
                 raise SamlRefused("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée).")
-            db.add(SeenAssertion(assertion_id=checked.assertion_id, issuer=checked.issuer, seen_at=now))
+            # An assertion ID seen before: the primary key refuses it, and the claim is rolled back.
+            db.execute(insert(_SEEN).values(assertion_id=checked.assertion_id, issuer=checked.issuer,
+                                                    seen_at=now))
             db.commit()
         except IntegrityError:
             db.rollback()
@@ -198,11 +237,11 @@ class ServiceProvider:
             raise SamlRefused("Base de données occupée : la réponse n'a pas pu être enregistrée ; "
                               "recommencez la connexion.", str(exc)[:300]) from None
 
-    def _pending(self, db: Session, relay_state: str | None) -> OutstandingRequest:
+    def _pending(self, db: Session, relay_state: str | None) -> Row:
+        """The outstanding request (a row of its table) that ``relay_state`` names."""
         if not relay_state:
             raise SamlRefused("Réponse non sollicitée : RelayState absent.")
-        pending = db.scalars(select(OutstandingRequest).where(
-            OutstandingRequest.relay_state == relay_state)).first()
+        pending = db.execute(select(_OUTSTANDING).where(_OUTSTANDING.c.relay_state == relay_state)).first()
         if pending is None:
             raise SamlRefused("RelayState inconnu : aucune connexion en cours ne porte cet identifiant.")
         if pending.answered_at is not None:

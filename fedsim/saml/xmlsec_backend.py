@@ -187,11 +187,22 @@ def parse_document(data: bytes) -> etree._ElementTree:
 
 @functools.lru_cache(maxsize=128)
 def certificate_key(certificate_b64: str) -> xmlsec.Key:
-    """An xmlsec key for a certificate as metadata carries it (base64 DER, any white space)."""
+    """An xmlsec key for a certificate as metadata carries it (base64 DER,
+    any white space): its public key only. Trust comes from the metadata, not
+    from the certificate; and xmlsec duplicates a key into every signature
+    context, which for a certificate key costs more than the RSA check."""
     import base64
 
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     der = base64.b64decode("".join(certificate_b64.split()), validate=True)
-    return xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER)
+    try:
+        public = x509.load_der_x509_certificate(der).public_key()
+    except ValueError as exc:
+        raise xmlsec.Error(f"unreadable certificate: {exc}") from None
+    return xmlsec.Key.from_memory(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+                                  xmlsec.KeyFormat.PEM)
 
 
 def _verify(target: etree._Element, node_id: str, key: xmlsec.Key) -> None:
@@ -208,20 +219,23 @@ def _verify(target: etree._Element, node_id: str, key: xmlsec.Key) -> None:
     ctx.verify(signature)
 
 
-def verify_enveloped(element: etree._Element, keys: list[xmlsec.Key]) -> None:
+def verify_enveloped(element: etree._Element, keys: list[xmlsec.Key], *, ids_checked: bool = False) -> None:
     """Verify, in place, the enveloped signature of ``element`` (an element of
     a parsed document, which is neither copied nor re-parsed) with one of
     ``keys`` (from metadata; KeyInfo is never used). The same rules as
     :meth:`XmlsecBackend.validate_signature`: the element's ID is unique in the
     document, its one direct-child ds:Signature references it, only enveloped
-    + exc-c14n transforms, SHA-256+. Raises SignatureRefused."""
+    + exc-c14n transforms, SHA-256+. Raises SignatureRefused.
+    ``ids_checked``: the caller already verified, on this very (unchanged)
+    tree, another signature, and with it the uniqueness of the IDs."""
     node_id = element.get("ID")
     if not node_id:
         raise SignatureRefused(f"{etree.QName(element).localname} has no ID attribute to sign")
     if not keys:
         raise SignatureRefused("no signing key for the issuer in metadata")
     try:
-        _refuse_duplicate_ids(element.getroottree().getroot())
+        if not ids_checked:
+            _refuse_duplicate_ids(element.getroottree().getroot())
         signature = _signature(element, node_id)  # its shape is refused before any key is tried
         del signature
     except _Refused as exc:
