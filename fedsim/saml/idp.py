@@ -6,30 +6,31 @@ NoAuthnContext, InvalidNameIDPolicy...). NameIDPolicy: persistent (pairwise)
 by default, transient (a fresh random value per Response) when asked."""
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import secrets
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Sequence
 
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
-from saml2.assertion import authn_statement
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import Config
-from saml2.request import AuthnRequest
-from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_UNSPECIFIED, NameID
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_UNSPECIFIED
 from saml2.samlp import (STATUS_INVALID_NAMEID_POLICY, STATUS_NO_AUTHN_CONTEXT, STATUS_NO_PASSIVE,
                          STATUS_REQUESTER, STATUS_RESPONDER)
 from saml2.server import Server
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
+from saml2.xmldsig import SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedsim import clock, protocol_log
-from fedsim.saml import redirect
-from fedsim.saml.errors import SamlRefused, explain
-from fedsim.saml.state import PendingAuthn
+from fedsim.saml import authn_request, build, redirect, release
+from fedsim.saml.build import saml_instant  # noqa: F401 - part of this module's interface
+from fedsim.saml.errors import SamlRefused
+from fedsim.saml.profile import ENTITY_FORMAT
+from fedsim.saml.state import PendingAuthn, SeenAuthnRequest
 from fedsim.xmlsafe import hardened_parser
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class AuthnRequestInfo:
     name_id_format: str = NAMEID_FORMAT_PERSISTENT  # the one to answer with (or the unsupported one asked)
     name_id_refusal: str = ""  # why the NameIDPolicy cannot be met (answer InvalidNameIDPolicy)
     received_at: str = ""      # ISO instant the IdP accepted the request (ForceAuthn: authenticate after it)
+    accept_until: str = ""     # ISO instant past which the request is refused as too old (its replay window)
 
     def authenticated_since_received(self, authenticated_at: datetime) -> bool:
         """Whether an authentication at ``authenticated_at`` happened after
@@ -75,6 +77,17 @@ class Answer(PostForm):
     name_id: str = ""
     name_id_format: str = ""
     session_index: str = ""
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """A hardened parser per thread (making one costs as much as parsing a request)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = hardened_parser()
+    return parser
 
 
 class NoAssertionStore:
@@ -103,6 +116,8 @@ class IdentityProvider:
         self.server = Server(config=config)
         self.server.session_db = NoAssertionStore()
         self.pending_lifetime = pending_lifetime
+        self.signer = build.signer(config.key_file, config.cert_file)
+        self._receivers = config.endpoint("single_sign_on_service", BINDING_HTTP_REDIRECT, "idp")
 
     @property
     def entity_id(self) -> str:
@@ -146,40 +161,33 @@ class IdentityProvider:
             raise SamlRefused("Demande d'authentification non signée : la signature est obligatoire.")
         if sig_alg not in ALLOWED_SIG_ALGS:
             raise SamlRefused("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé.", sig_alg)
-        xml, issuer = self._read(saml_request)
+        root, issuer = self._read(saml_request)
         redirect.verify(raw, [cert for _, cert in self.server.metadata.certs(issuer, "spsso", "signing")])
-        refused = None
         try:
-            message = self._load(xml, saml_request)
-            response_args = self.server.response_args(message, [BINDING_HTTP_POST])
-        except Exception as exc:  # pysaml2 raises many unrelated types
-            refused = explain(exc)  # logged by parse_redirect, with the causes pysaml2 wraps
-        if refused is not None:  # outside the except block: no implicit chaining to pysaml2's exception
-            raise refused
-        requested = message.requested_authn_context
-        contexts: tuple[str, ...] = ()
-        comparison = "exact"
-        if requested is not None:
-            contexts = tuple(ref.text.strip() for ref in requested.authn_context_class_ref or [])
-            comparison = requested.comparison or "exact"
-        name_id_format, name_id_refusal = self._name_id_policy(message.name_id_policy, response_args["sp_entity_id"])
+            services = self.server.metadata.assertion_consumer_service(issuer, BINDING_HTTP_POST) or []
+        except Exception:  # noqa: BLE001 - pysaml2's mdstore: KeyError and others for a vanished entity
+            services = []
+        config = self.server.config
+        request = authn_request.read(root, issuer=issuer, receivers=self._receivers, acs_services=services,
+                                     now=clock.now(), skew=timedelta(seconds=config.accepted_time_diff or 0))
+        name_id_format, name_id_refusal = self._name_id_policy(request.name_id_policy, issuer)
         return AuthnRequestInfo(
-            request_id=message.id, sp_entity_id=response_args["sp_entity_id"],
-            acs_url=response_args["destination"], relay_state=args.get("RelayState") or "",
-            requested_contexts=contexts, comparison=comparison,
-            force_authn=str(message.force_authn).lower() == "true",
-            is_passive=str(message.is_passive).lower() == "true",
+            request_id=request.request_id, sp_entity_id=issuer, acs_url=request.acs_url,
+            relay_state=args.get("RelayState") or "",
+            requested_contexts=request.requested_contexts, comparison=request.comparison,
+            force_authn=request.force_authn, is_passive=request.is_passive,
             name_id_format=name_id_format, name_id_refusal=name_id_refusal,
             received_at=clock.now().isoformat(),
+            accept_until=request.accept_until.isoformat() if request.accept_until else "",
         )
 
-    def _read(self, saml_request: str) -> tuple[bytes, str]:
+    def _read(self, saml_request: str) -> tuple[etree._Element, str]:
         """Inflate the request and find its Issuer, before anything trusts
         it: an SP no metadata describes is named as such, and a DOCTYPE is
         refused even when the signature is good."""
         xml = redirect.inflate(saml_request)  # or SamlRefused: unreadable, or over the size limit
         try:
-            root = etree.fromstring(xml, hardened_parser())
+            root = etree.fromstring(xml, _parser())
         except Exception as exc:  # noqa: BLE001 - base64, zlib or XML: unreadable all the same
             detail = f"{type(exc).__name__}: {exc}"[:500]
         else:
@@ -189,27 +197,22 @@ class IdentityProvider:
         docinfo = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
             raise SamlRefused("Message refusé : les déclarations DOCTYPE sont interdites.")
-        issuer = (root.findtext(f"{SAML_NS}Issuer") or "").strip()
-        if not issuer:
+        element = root.find(f"{SAML_NS}Issuer")
+        issuer = "" if element is None else element.text or ""
+        if not issuer.strip():
             raise SamlRefused("Demande d'authentification sans émetteur (Issuer) : le service est inconnu.")
+        if element.get("Format") not in (None, ENTITY_FORMAT):
+            raise SamlRefused(f"Émetteur (Issuer) au format {element.get('Format')[:200]!r} : le format entity "
+                              f"({ENTITY_FORMAT}) est exigé, ou aucun (SAML Profiles §4.1.4.1).")
+        if issuer != issuer.strip():
+            raise SamlRefused("Émetteur (Issuer) entouré d'espaces : un identifiant d'entité (URI) se compare à "
+                              "l'identique, sans normalisation (SAML Core §1.3.2, §8.3.6).", repr(issuer[:200]))
         if issuer not in self.server.metadata.service_providers():
             raise SamlRefused(f"Service inconnu : {issuer[:200]} n'est pas enregistré auprès de ce fournisseur "
                               "d'identité (aucune métadonnée SAML ne le décrit).")
-        return xml, issuer
+        return root, issuer
 
-    def _load(self, xml: bytes, saml_request: str):  # noqa: ANN202 - pysaml2's AuthnRequest message
-        """pysaml2 reads the request whose query signature was verified:
-        schema, version, Destination, IssueInstant (±1 day)."""
-        config = self.server.config
-        receivers = config.endpoint("single_sign_on_service", BINDING_HTTP_REDIRECT, "idp")
-        request = AuthnRequest(self.server.sec, receivers, config.attribute_converters,
-                               timeslack=config.accepted_time_diff or 0)
-        request = request.loads(xml, BINDING_HTTP_REDIRECT, origdoc=saml_request, must=False)
-        if not request.verify():
-            raise SamlRefused("Demande d'authentification hors délai : IssueInstant trop ancien ou dans le futur.")
-        return request.message
-
-    def _name_id_policy(self, policy, sp_entity_id: str) -> tuple[str, str]:  # noqa: ANN001 - samlp.NameIDPolicy
+    def _name_id_policy(self, policy: authn_request.NameIdPolicy | None, sp_entity_id: str) -> tuple[str, str]:
         """The NameID format to answer with, and why the policy cannot be
         met (empty when it can). No policy, unspecified or persistent: the
         pairwise persistent identifier; transient: a fresh one per answer."""
@@ -231,11 +234,42 @@ class IdentityProvider:
     # -- keeping the request while the person authenticates -----------------
 
     def remember(self, db: Session, info: AuthnRequestInfo) -> str:
+        """Keep a request that has just arrived from the browser (at the SSO
+        endpoint, right after ``parse_redirect``) while the person
+        authenticates; return its key. Its ID is recorded in the same
+        transaction (the replay cache, per SP, until the request would be
+        refused as too old): a request whose ID the IdP has already received
+        from that SP is refused, « demande déjà reçue » (SAML Core §1.3.4),
+        whether it is the same signed request sent again or a new one
+        reusing the ID. Call it once per arriving request: re-reading a kept
+        request is ``recall``'s job."""
         key = secrets.token_urlsafe(24)
-        db.add(PendingAuthn(key=key, payload=json.dumps(asdict(info)),
-                            expires_at=clock.naive_utc_now() + self.pending_lifetime))
-        db.commit()
+        now = clock.naive_utc_now()
+        db.add(SeenAuthnRequest(sp_entity_id=info.sp_entity_id, request_id=info.request_id, seen_at=now,
+                                expires_at=self._replay_until(info, now)))
+        db.add(PendingAuthn(key=key, payload=json.dumps(asdict(info)), expires_at=now + self.pending_lifetime))
+        try:
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            refused = SamlRefused("Demande d'authentification déjà reçue : ce fournisseur d'identité a déjà traité "
+                                  "une demande de ce service portant le même identifiant (rejeu refusé). "
+                                  "Recommencez depuis le service.",
+                                  f"replayed AuthnRequest ID {info.request_id[:200]} from {info.sp_entity_id[:200]}")
+            protocol_log.log_step("AuthnRequest", message_id=info.request_id, issuer=info.sp_entity_id,
+                                  destination=self.entity_id, binding=BINDING_HTTP_REDIRECT, outcome="refused",
+                                  reason=protocol_log.refusal(refused.reason, refused.detail))
+            raise refused from None
         return key
+
+    def _replay_until(self, info: AuthnRequestInfo, now: datetime) -> datetime:
+        """Until when the request's ID must be remembered: as long as its
+        IssueInstant would let it be accepted (naive UTC, as stored)."""
+        if info.accept_until:
+            until = datetime.fromisoformat(info.accept_until)
+            return until.astimezone(timezone.utc).replace(tzinfo=None) if until.tzinfo else until
+        skew = timedelta(seconds=self.server.config.accepted_time_diff or 0)
+        return now + 2 * (authn_request.ISSUE_WINDOW + skew)  # issued up to a window in the future
 
     def recall(self, db: Session, key: str | None) -> AuthnRequestInfo:
         row = db.get(PendingAuthn, key) if key else None
@@ -276,28 +310,30 @@ class IdentityProvider:
         asked for a transient one; ``authn_instant``: when the person really
         authenticated (default: now); ``session_index``: the IdP session
         (default: a new one); ``session_not_on_or_after``: when it ends."""
-        # Empty values are left out: pysaml2 would type them xs:string without
-        # declaring the xs prefix, which no schema-validating SP accepts.
+        # Empty values are left out (pysaml2, which built these before, did the same).
         attributes = {name: [v for v in values if v] for name, values in attributes.items()}
         attributes = {name: values for name, values in attributes.items() if values}
         transient = info.name_id_format == NAMEID_FORMAT_TRANSIENT
-        name_id = NameID(format=NAMEID_FORMAT_TRANSIENT if transient else NAMEID_FORMAT_PERSISTENT,
-                         text=new_transient_id() if transient else subject,
-                         name_qualifier=self.entity_id, sp_name_qualifier=info.sp_entity_id)
-        statement = authn_statement(
-            authn_class=authn_context, authn_auth=authenticating_authority,
-            authn_instant=int((authn_instant or clock.now()).timestamp()),
-            session_not_on_or_after=saml_instant(session_not_on_or_after) if session_not_on_or_after else None)
-        statement.session_index = session_index or new_session_index()
-        # pysaml2's create_authn_response always makes up a SessionIndex of
-        # its own; its inner _authn_response takes the statement as it is.
-        response = self.server._authn_response(  # noqa: SLF001
-            info.request_id, info.acs_url, info.sp_entity_id, identity=attributes, name_id=name_id,
-            authn_statement=statement, policy=self.server.config.getattr("policy", "idp"),
-            sign_assertion=True, sign_response=True, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
-        self._log_response(info, response)
-        return Answer(info.acs_url, self._fields(info, response), name_id=name_id.text,
-                      name_id_format=name_id.format, session_index=statement.session_index)
+        name_id = new_transient_id() if transient else subject
+        name_id_format = NAMEID_FORMAT_TRANSIENT if transient else NAMEID_FORMAT_PERSISTENT
+        session_index = session_index or new_session_index()
+        now = clock.now()
+        config = self.server.config
+        root = build.response(issuer=self.entity_id, destination=info.acs_url, in_response_to=info.request_id,
+                              issued_at=now, assertion_nsmap=True)
+        assertion = build.add_assertion(
+            root, issuer=self.entity_id, issued_at=now, name_id=name_id, name_id_format=name_id_format,
+            name_qualifier=self.entity_id, sp_name_qualifier=info.sp_entity_id, recipient=info.acs_url,
+            in_response_to=info.request_id, not_on_or_after=now + release.assertion_lifetime(config, info.sp_entity_id),
+            audience=info.sp_entity_id, authn_instant=(authn_instant or now).replace(microsecond=0),
+            session_index=session_index, authn_context=authn_context,
+            authenticating_authority=authenticating_authority, session_not_on_or_after=session_not_on_or_after,
+            attributes=release.released(config, info.sp_entity_id, attributes))
+        build.sign(assertion, self.signer)
+        build.sign(root, self.signer)
+        self._log_response(info, root)
+        return Answer(info.acs_url, self._fields(info, root), name_id=name_id,
+                      name_id_format=name_id_format, session_index=session_index)
 
     def respond_error(self, info: AuthnRequestInfo, status: str = STATUS_NO_AUTHN_CONTEXT,
                       message: str = "", *, top: str = STATUS_RESPONDER) -> PostForm:
@@ -305,18 +341,14 @@ class IdentityProvider:
         (Responder by default) with the second-level ``status``
         (NoAuthnContext by default): the SP's request cannot be met, and the
         SP is told so rather than left waiting."""
-        status_element = samlp.Status(
-            status_code=samlp.StatusCode(value=top, status_code=samlp.StatusCode(value=status)),
-            status_message=samlp.StatusMessage(text=message) if message else None)
-        response = self.server._response(  # noqa: SLF001 - create_error_response knows only Responder
-            info.request_id, info.acs_url, status_element, None, True,
-            sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
-        self._log_response(info, response, f"{top.rsplit(':', 1)[-1]}/{status.rsplit(':', 1)[-1]} {message}".strip())
-        return PostForm(info.acs_url, self._fields(info, response))
+        root = build.response(issuer=self.entity_id, destination=info.acs_url, in_response_to=info.request_id,
+                              issued_at=clock.now(), status=top, second_status=status, message=message)
+        build.sign(root, self.signer)
+        self._log_response(info, root, f"{top.rsplit(':', 1)[-1]}/{status.rsplit(':', 1)[-1]} {message}".strip())
+        return PostForm(info.acs_url, self._fields(info, root))
 
-    def _log_response(self, info: AuthnRequestInfo, response, status: str = "Success") -> None:  # noqa: ANN001
-        message_id, _ = protocol_log.peek(str(response))
-        protocol_log.log_step("Response", message_id=message_id, issuer=self.entity_id,
+    def _log_response(self, info: AuthnRequestInfo, root: etree._Element, status: str = "Success") -> None:
+        protocol_log.log_step("Response", message_id=root.get("ID") or "", issuer=self.entity_id,
                               destination=info.sp_entity_id, binding=BINDING_HTTP_POST, outcome="issued",
                               reason=f"InResponseTo {info.request_id}: {status}")
 
@@ -335,9 +367,8 @@ class IdentityProvider:
         return self.respond_error(info, STATUS_INVALID_NAMEID_POLICY, info.name_id_refusal, top=STATUS_REQUESTER)
 
     @staticmethod
-    def _fields(info: AuthnRequestInfo, response) -> dict[str, str]:  # noqa: ANN001 - pysaml2 type or signed str
-        encoded = base64.b64encode(str(response).encode("utf-8")).decode("ascii")
-        fields = {"SAMLResponse": encoded}
+    def _fields(info: AuthnRequestInfo, root: etree._Element) -> dict[str, str]:
+        fields = {"SAMLResponse": build.post_value(root)}
         if info.relay_state:
             fields["RelayState"] = info.relay_state
         return fields
@@ -350,11 +381,6 @@ def new_session_index() -> str:
 def new_transient_id() -> str:
     """A transient NameID: random, used for one Response only."""
     return "_" + secrets.token_hex(20)
-
-
-def saml_instant(moment: datetime) -> str:
-    """An xs:dateTime in UTC, as SAML writes them."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def context_satisfies(level: str, requested: Sequence[str], comparison: str, order: Sequence[str]) -> bool:

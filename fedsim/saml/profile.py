@@ -66,6 +66,7 @@ _STATUS_KINDS: dict[str, tuple[type[IdpStatus], str]] = {
     STATUS_PREFIX + "InvalidNameIDPolicy": (NameIdPolicyRefused, "Le fournisseur d'identité ne prend pas en "
                                                                  "charge le format d'identifiant demandé."),
 }
+_ASSERTION, _ENCRYPTED_ASSERTION, _SIGNATURE = f"{{{SAML}}}Assertion", f"{{{SAML}}}EncryptedAssertion", f"{{{DS}}}Signature"
 _UNDERSTOOD_CONDITIONS = {f"{{{SAML}}}AudienceRestriction", f"{{{SAML}}}OneTimeUse", f"{{{SAML}}}ProxyRestriction"}
 
 
@@ -154,21 +155,24 @@ def _issuer(parent: etree._Element, expected: Expected, where: str) -> str:
     issuer = parent.find("saml:Issuer", NS)
     if issuer is None:
         raise refuse(f"Issuer absent de {where} : l'émetteur doit être nommé (SAML Profiles §4.1.4.2).")
-    name = (issuer.text or "").strip()
+    name = issuer.text or ""
     if issuer.get("Format") not in (None, ENTITY_FORMAT):
         raise refuse(f"Issuer de {where} au format {issuer.get('Format')!r} : le format entity est exigé "
                      "(SAML Profiles §4.1.4.2).")
+    if name != name.strip():
+        raise refuse(f"Émetteur de {where} entouré d'espaces ({name[:200]!r}) : un identifiant d'entité (URI) se "
+                     "compare à l'identique, sans normalisation (SAML Core §1.3.2, §8.3.6).")
     if name != expected.idp_entity_id:
         raise refuse(f"Émetteur inattendu dans {where} : {name[:200]!r} n'est pas le fournisseur d'identité "
                      f"attendu ({expected.idp_entity_id}).")
     return name
 
 
-def _signed(element: etree._Element, keys: list, where: str) -> None:
+def _signed(element: etree._Element, keys: list, where: str, ids_checked: bool = False) -> None:
     if element.find("ds:Signature", NS) is None:
         raise refuse(f"Signature absente : {where} doit être signée par le fournisseur d'identité.")
     try:
-        verify_enveloped(element, keys)
+        verify_enveloped(element, keys, ids_checked=ids_checked)
     except SignatureRefused as exc:
         raise refuse(f"Signature invalide sur {where} : elle n'est pas faite par une clé de l'émetteur "
                      "publiée dans ses métadonnées, ou le message a été modifié.", str(exc)[:500]) from None
@@ -227,30 +231,38 @@ def _status(root: etree._Element) -> None:
 
 def the_assertion(root: etree._Element) -> etree._Element:
     """The one assertion of the document, a direct child of the Response."""
-    if root.findall("saml:EncryptedAssertion", NS) or root.xpath("//saml:EncryptedAssertion", namespaces=NS):
+    everywhere, signatures, encrypted = [], 0, False
+    for element in root.iter(_ASSERTION, _ENCRYPTED_ASSERTION, _SIGNATURE):  # one walk of the document
+        if element.tag == _ASSERTION:
+            everywhere.append(element)
+        elif element.tag == _SIGNATURE:
+            signatures += 1
+        else:
+            encrypted = True
+    if encrypted:
         raise refuse("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
                      "accepte pas.")
-    everywhere = root.xpath("//saml:Assertion", namespaces=NS)
-    direct = root.findall("saml:Assertion", NS)
+    direct = [element for element in everywhere if element.getparent() is root]
     if not everywhere:
         raise refuse("Aucune assertion dans la Response.")
     if len(everywhere) > 1 or len(direct) != 1:
         raise refuse(f"{len(everywhere)} assertions dans le message : exactement une assertion, enfant direct "
                      "de la Response, est acceptée (SAML Profiles §4.1.4.2).")
-    signatures = root.xpath("//ds:Signature", namespaces=NS)
-    if len(signatures) > 2:
-        raise refuse(f"{len(signatures)} signatures dans le message : seules celles de la Response et de "
+    if signatures > 2:
+        raise refuse(f"{signatures} signatures dans le message : seules celles de la Response et de "
                      "l'assertion sont admises.")
     return direct[0]
 
 
 def check_assertion(assertion: etree._Element, expected: Expected, keys: list, now: datetime,
-                    attribute_name: Callable[[str | None, str], str]) -> CheckedAssertion:
+                    attribute_name: Callable[[str | None, str], str], *, ids_checked: bool = False) -> CheckedAssertion:
+    """``ids_checked``: ``check_response`` verified the Response's signature
+    on this same tree (and with it that its IDs are unique)."""
     if assertion.get("Version") != "2.0":
         raise refuse(f"Version d'assertion {assertion.get('Version')!r} refusée : seule la version 2.0 est "
                      "acceptée.")
     issuer = _issuer(assertion, expected, "l'assertion")
-    _signed(assertion, keys, "l'assertion")
+    _signed(assertion, keys, "l'assertion", ids_checked)
     issued = instant(assertion.get("IssueInstant"), "IssueInstant de l'assertion")
     _not_future(issued, now, expected, "IssueInstant de l'assertion")
     if assertion.find("saml:Advice", NS) is not None:
@@ -405,4 +417,4 @@ def read_response(data: bytes, expected: Expected, keys: list,
     now = clock.now()
     root = tree.getroot()
     check_response(root, expected, keys, now)
-    return check_assertion(the_assertion(root), expected, keys, now, attribute_name)
+    return check_assertion(the_assertion(root), expected, keys, now, attribute_name, ids_checked=True)

@@ -1,7 +1,7 @@
 """What SAML entities must remember between requests, stored in each app's
 own database: an SP's outstanding AuthnRequests and seen assertion IDs (the
 replay cache), an IdP's authentication requests waiting for the user, the
-LogoutRequest IDs already seen; and ``purge``, which deletes what can no longer serve."""
+LogoutRequest and AuthnRequest IDs already seen; and ``purge``, which deletes what can no longer serve."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -66,6 +66,19 @@ class SeenLogoutRequest(SamlStateBase):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SeenAuthnRequest(SamlStateBase):
+    """An IdP's replay cache of AuthnRequests: a request ID is accepted
+    once per SP (fedsim.saml.idp.IdentityProvider.remember). Kept until
+    ``expires_at``, the end of the request's acceptance window: past it, the
+    request is refused as too old anyway (fedsim.saml.authn_request)."""
+    __tablename__ = "saml_seen_authn_request"
+
+    sp_entity_id: Mapped[str] = mapped_column(String(500), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 def purge(db: Session, now: datetime) -> int:
     """Requests past expiry (kept ``GRACE`` longer, to say « expired » rather
     than « unknown »), and replay-cache entries older than ``REPLAY_WINDOW``."""
@@ -73,7 +86,8 @@ def purge(db: Session, now: datetime) -> int:
     for statement in (delete(OutstandingRequest).where(OutstandingRequest.expires_at < now - GRACE),
                       delete(PendingAuthn).where(PendingAuthn.expires_at < now - GRACE),
                       delete(SeenAssertion).where(SeenAssertion.seen_at < now - REPLAY_WINDOW),
-                      delete(SeenLogoutRequest).where(SeenLogoutRequest.expires_at < now)):
+                      delete(SeenLogoutRequest).where(SeenLogoutRequest.expires_at < now),
+                      delete(SeenAuthnRequest).where(SeenAuthnRequest.expires_at < now)):
         deleted += db.execute(statement).rowcount
     db.commit()
     return deleted
