@@ -10,6 +10,11 @@ Fixtures:
   context=None, idp="cerbere") -> Browser``: registers an outside SP
   (``fedsim_harness.outside.OutsideSP``) at Cerbère or CSAM and logs the
   persona into it; the returned scripted browser holds the SP's cookies.
+- ``fedsim_attack``: ``fedsim_attack(target="modigia", groups=(), cases=(),
+  wsgi=None) -> list[Result]``: the hostile-IdP catalogue
+  (``fedsim_harness.attack``) against one of our SPs (modigia, monespace) or
+  a ``fedsim_harness.attack.targets.Target`` served by ``wsgi``
+  ({host:port: app}); ``fedsim_harness.attack.report.passed`` judges it.
 
 Option ``--fedsim-scenarios PATH`` (repeatable; a file or a folder): every
 ``*.yaml`` scenario there becomes a test item, run on the session's
@@ -161,3 +166,20 @@ def fedsim_login(federation):  # noqa: ANN001, ANN201
         return outside.log_in(browser, federation.urls, sp, persona, key=key, level=level, context=context)
 
     return login
+
+
+@pytest.fixture
+def fedsim_attack(federation):  # noqa: ANN001, ANN201
+    """``fedsim_attack(target="modigia", groups=(), cases=(), wsgi=None)``:
+    run the hostile-IdP catalogue against an SP in-process; the results."""
+    from fedsim_harness.attack import catalogue, driver, sp
+    from fedsim_harness.scenario.browser import WsgiTransport
+
+    def attack(target="modigia", groups=(), cases=(), wsgi=None):  # noqa: ANN001, ANN202
+        chosen = catalogue.select(groups, cases)
+        if isinstance(target, str):
+            return driver.run(sp.in_process(federation, target, wsgi), chosen)
+        table = {**federation.wsgi_by_netloc(), **(wsgi or {})}
+        return driver.run(sp.setup(federation.settings, target, lambda: WsgiTransport(table)), chosen)
+
+    return attack

@@ -1,10 +1,12 @@
 """``fedsim scenario …``: scripted journeys."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -15,6 +17,7 @@ from fedsim_harness.scenario import model, report
 from fedsim_harness.scenario.runner import ScenarioResult
 
 SCENARIOS = PROJECT_ROOT / "scenarios"
+ATTACKABLE = ("modigia", "monespace")  # our SPs, for --attack
 
 
 def register(cli: click.Group) -> None:
@@ -45,14 +48,26 @@ def scenario_list() -> None:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one self-contained HTML report (steps, timings, decoded SAML, screenshots).")
+@click.option("--attack", "attack_sps", multiple=True, type=click.Choice(ATTACKABLE),
+              help="Also run the hostile-IdP catalogue against this SP of ours (repeatable; in-process, or "
+                   "over HTTP with --running): a table here, a section in the HTML report.")
+@click.option("--attack-group", "attack_groups", multiple=True,
+              help="With --attack: only the cases of this group (repeatable; see `fedsim attack sp X --list`).")
+@click.option("--attack-json", "attack_json", multiple=True, type=click.Path(dir_okay=False, exists=True,
+                                                                            path_type=Path),
+              help="Add a run saved by `fedsim attack sp TARGET --json FILE` to the HTML report (repeatable).")
 @click.pass_obj
 def scenario_run(settings: Settings, targets: tuple[str, ...], running: bool, jobs: int | None, browser: bool,
-                 artifacts: Path, junit: Path | None, html: Path | None) -> None:
+                 artifacts: Path, junit: Path | None, html: Path | None, attack_sps: tuple[str, ...],
+                 attack_groups: tuple[str, ...], attack_json: tuple[Path, ...]) -> None:
     """Run scenarios: TARGETS are scenario files, folders of them, or names
-    of scenarios/ (all of scenarios/ without TARGETS); exit 1 when one fails."""
+    of scenarios/ (all of scenarios/ without TARGETS); exit 1 when one
+    fails, or when a run of the hostile-IdP catalogue (--attack) is not
+    passed."""
 
     if running and browser:
         raise click.UsageError("--running and --browser cannot be combined: --browser serves its own federation.")
+    attacks = _attack_plan(attack_sps, attack_groups, attack_json)
 
     try:
         chosen = _collect(targets)
@@ -63,15 +78,17 @@ def scenario_run(settings: Settings, targets: tuple[str, ...], running: bool, jo
         click.echo(unloadable.headline())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fedsim-run-") as scratch:  # keys stay readable for the HTML report
-        failed = _run_and_report(settings, chosen, scenarios, Path(scratch), running=running, jobs=jobs,
-                                 browser=browser, artifacts=artifacts, junit=junit, html=html, started=started)
-    sys.exit(Exit.OK if not failed else Exit.FAILED)
+        ok = _run_and_report(settings, chosen, scenarios, Path(scratch), running=running, jobs=jobs,
+                             browser=browser, artifacts=artifacts, junit=junit, html=html, started=started,
+                             attacks=attacks)
+    sys.exit(Exit.OK if ok else Exit.FAILED)
 
 
 def _run_and_report(settings: Settings, chosen: list, scenarios: list, root: Path, *, running: bool,
                     jobs: int | None, browser: bool, artifacts: Path, junit: Path | None, html: Path | None,
-                    started: float) -> list[ScenarioResult]:
-    """Run the scenarios the chosen way, print and write the reports; the failed results."""
+                    started: float, attacks: AttackPlan | None = None) -> bool:
+    """Run the scenarios the chosen way (then the attacks), print and write
+    the reports; whether every scenario and every attack run passed."""
     from fedsim_harness.scenario import parallel
 
     certs_dir = root / "certs"
@@ -101,13 +118,95 @@ def _run_and_report(settings: Settings, chosen: list, scenarios: list, root: Pat
         click.echo("\n" + result.describe_failure())
     click.echo(f"\n{len(results) - len(failed)} passed, {len(failed)} failed in "
                f"{time.perf_counter() - started:.1f} s ({workers})")
+    sections, attacked = _run_attacks(settings, attacks, root / "attack", running=running) if attacks else ([], True)
     if junit:
         report.write_junit(results, junit)
     if html:
         from fedsim_harness.scenario.html_report import write_html
 
-        click.echo(f"HTML report: {write_html(results, html, certs_dir=certs_dir)}")
-    return failed
+        click.echo(f"HTML report: {write_html(results, html, certs_dir=certs_dir, attacks=sections)}")
+    return not failed and attacked
+
+
+# -- the hostile-IdP catalogue alongside (--attack, --attack-json) ------------------------
+
+
+@dataclass(frozen=True)
+class AttackPlan:
+    sps: tuple[str, ...]
+    cases: tuple  # catalogue.Case
+    saved: tuple[dict, ...]  # runs read from `fedsim attack sp --json` files
+
+
+def _attack_plan(sps: tuple[str, ...], groups: tuple[str, ...], saved: tuple[Path, ...]) -> AttackPlan | None:
+    """What --attack, --attack-group and --attack-json ask for; a usage error
+    for an unknown group or a file that is not such a run."""
+    if not sps and not saved:
+        if groups:
+            raise click.UsageError("--attack-group needs --attack")
+        return None
+    from fedsim_harness.attack import catalogue
+
+    try:
+        cases = catalogue.select(groups)
+    except ValueError as exc:
+        raise click.UsageError(f"--attack-group: {exc}") from None
+    runs = []
+    for path in saved:
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.UsageError(f"--attack-json {path}: not readable JSON ({exc})") from None
+        if not isinstance(run, dict) or not isinstance(run.get("cases"), list) or "target" not in run:
+            raise click.UsageError(f"--attack-json {path}: not a report of `fedsim attack sp --json`")
+        runs.append({**run, "cases": [_readable_case(case) for case in run["cases"] if isinstance(case, dict)]})
+    return AttackPlan(tuple(dict.fromkeys(sps)), cases, tuple(runs))
+
+
+def _readable_case(case: dict) -> dict:
+    from fedsim_harness.attack.report import pretty
+
+    return {**case, **{key: pretty(str(case.get(key) or "")) for key in ("authn_request", "response")}}
+
+
+def _run_attacks(settings: Settings, plan: AttackPlan, root: Path, *, running: bool) -> tuple[list[dict], bool]:
+    """Run the catalogue against each SP of the plan, print its table and
+    summary; the report sections (the saved runs last), and whether every
+    run made here passed (a saved run is shown, not judged again)."""
+    import logging
+    import warnings
+
+    from fedsim_harness.attack import driver, sp, targets
+    from fedsim_harness.attack import report as attack_report
+
+    sections = []
+    federation = None
+    logging.disable(logging.WARNING)  # the SPs log every refusal: the table says it better
+    try:
+        for name in plan.sps:
+            if running:
+                setup = sp.over_http(settings, targets.builtin(settings, name))
+            else:
+                if federation is None:
+                    from fedsim_harness.stack import start_in_process
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # pysaml2's deprecation warnings say nothing here
+                        federation = start_in_process(root)
+                setup = sp.in_process(federation, name)
+            results = driver.run(setup, plan.cases)
+            click.echo(f"\nHostile IdP against {setup.target.label}:\n{attack_report.table(results)}")
+            click.echo(attack_report.summary(results))
+            sections.append(attack_report.section(results, setup.target.label))
+    except targets.TargetError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        logging.disable(logging.NOTSET)
+        if federation is not None:
+            federation.close()
+    for run in plan.saved:
+        click.echo(f"\nHostile IdP against {run['target']} (saved run): {run.get('summary', '')}")
+    return [*sections, *plan.saved], all(section["passed"] for section in sections)
 
 
 def _in_chromium(scenarios: list, artifacts: Path, root: Path, on_result) -> tuple[list, Path]:  # noqa: ANN001

@@ -4,7 +4,10 @@ outcome; a failing step's error and what the page said; each SAML message
 of the step decoded (``fedsim_harness.scenario.saml_view``) with its
 signatures checked against the federation's metadata, the XML one click
 away; the step's screenshot when the run was made in Chromium
-(``fedsim_harness.scenario.chromium``).
+(``fedsim_harness.scenario.chromium``). Runs of the hostile-IdP catalogue
+(``fedsim_harness.attack.report.section``) get a section each: every case
+with its verdict, explanation and reference, and the AuthnRequest and the
+forged Response decoded.
 
 Inline CSS, no script, no external asset (screenshots are data: URIs).
 Everything that comes from a page or a message is escaped."""
@@ -26,20 +29,23 @@ __all__ = ["render_html", "write_html"]
 
 
 def write_html(results: Sequence[ScenarioResult], path: Path, *, title: str = "fedsim — scenario report",
-               trust: Trust | None = None, certs_dir: Path | None = None) -> Path:
+               trust: Trust | None = None, certs_dir: Path | None = None,
+               attacks: Sequence[dict] = ()) -> Path:
     """Write the report of ``results`` to ``path`` (folders made as needed)
     and return ``path``. Signatures are verified against ``trust``, or the
     metadata files of ``certs_dir`` (the federation's ``certs/``, read now:
     call this before that folder goes); with neither they are shown as not
-    checked."""
+    checked. ``attacks``: runs of the hostile-IdP catalogue, each as
+    ``fedsim_harness.attack.report.section`` makes it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, title=title, trust=trust, certs_dir=certs_dir), encoding="utf-8")
+    path.write_text(render_html(results, title=title, trust=trust, certs_dir=certs_dir, attacks=attacks),
+                    encoding="utf-8")
     return path
 
 
 def render_html(results: Sequence[ScenarioResult], *, title: str = "fedsim — scenario report",
-                trust: Trust | None = None, certs_dir: Path | None = None) -> str:
+                trust: Trust | None = None, certs_dir: Path | None = None, attacks: Sequence[dict] = ()) -> str:
     unchecked = "signatures not checked (no metadata given)"
     if trust is None and certs_dir is not None:
         loaded = Trust.from_certs_dir(certs_dir)
@@ -49,6 +55,7 @@ def render_html(results: Sequence[ScenarioResult], *, title: str = "fedsim — s
     total_ms = sum(r.ms for r in results)
     generated = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
     anchors = _anchors(results)
+    attack_anchors = [_attack_anchor(run, i) for i, run in enumerate(attacks)]
     checked = ("signatures verified against the federation's metadata "
                f"({len(trust.certificates)} signing certificates)" if trust is not None else unchecked)
     parts = [
@@ -58,7 +65,9 @@ def render_html(results: Sequence[ScenarioResult], *, title: str = "fedsim — s
         f"<header><h1>{_e(title)}</h1><p class=\"run\">{passed} passed, {len(results) - passed} failed, "
         f"{total_ms / 1000:.1f} s of steps · generated {_e(generated)} · {_e(checked)}</p></header>",
         _summary(results, anchors),
+        _attack_summary(attacks, attack_anchors),
         *(_scenario(result, anchors[i], trust) for i, result in enumerate(results)),
+        *(_attack(run, anchor) for run, anchor in zip(attacks, attack_anchors, strict=True)),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -208,6 +217,49 @@ def _message(view: SamlView) -> str:
     return "".join(parts)
 
 
+def _attack_anchor(run: dict, index: int) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(run.get("target", ""))).strip("-") or "sp"
+    return f"attack-{index + 1}-{slug}"
+
+
+def _attack_summary(attacks: Sequence[dict], anchors: list[str]) -> str:
+    if not attacks:
+        return ""
+    items = "".join(f'<li>{_mark(bool(run.get("passed")))} <a href="#{_e(anchor)}">{_e(run.get("target", ""))}</a>'
+                    f' — {_e(run.get("summary", ""))}</li>' for run, anchor in zip(attacks, anchors, strict=True))
+    return f'<section class="summary"><h2>Hostile IdP (fedsim attack sp)</h2><ul>{items}</ul></section>'
+
+
+def _attack(run: dict, anchor: str) -> str:
+    """A run of the hostile-IdP catalogue against one SP: its summary, then a
+    row per case (verdict, explanation, reference, what the SP answered) with
+    the decoded AuthnRequest and forged Response one click away."""
+    rows = []
+    for view in run.get("cases", ()):
+        failed = bool(view.get("failed"))
+        relay = view.get("relay_state")
+        messages = [("AuthnRequest sent by the SP", view.get("authn_request", "")),
+                    ("Forged Response" + (f" (RelayState {relay})" if relay is not None else ""),
+                     view.get("response", ""))]
+        shown = "".join(f"<details><summary>{_e(label)}</summary><pre>{_e(text)}</pre></details>"
+                        for label, text in messages if text)
+        if view.get("history"):
+            shown += (f"<details><summary>HTTP exchanges ({len(view['history'])})</summary>"
+                      f"<pre>{_e(chr(10).join(view['history']))}</pre></details>")
+        rows.append(f'<tr class="{"fail" if failed else "ok"}" id="{_e(anchor)}-{_e(view.get("id", ""))}">'
+                    f'<td><code>{_e(view.get("id", ""))}</code></td><td>{_e(view.get("group", ""))}</td>'
+                    f'<td><span class="badge {"fail" if failed else "ok"}">{_e(view.get("verdict", ""))}</span></td>'
+                    f'<td>{_e(view.get("title", ""))}<br><small class="ref">Reference: {_e(view.get("reference", ""))}'
+                    f'</small><div class="said-by-sp">{_e(view.get("detail", ""))}</div>{shown}</td></tr>')
+    ok = bool(run.get("passed"))
+    return (f'<section class="attack scenario {"ok" if ok else "fail"}" id="{_e(anchor)}">'
+            f'<h2>{_mark(ok)} Hostile IdP against {_e(run.get("target", ""))}</h2>'
+            f'<p class="run">{_e(run.get("summary", ""))}</p>'
+            '<table class="attack-cases"><thead><tr><th>Case</th><th>Group</th><th>Verdict</th>'
+            "<th>Explanation, reference, what the SP did, messages</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></section>")
+
+
 def _oidc(message: OidcMessage) -> str:
     return (f'<div class="saml skip"><h4>{_e(message.kind)} <span class="verdict">JWTs decoded, not verified'
             f"</span></h4>{_facts(oidc_view.facts(message))}"
@@ -242,4 +294,6 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.78rem;background:#fff
 padding:.4rem;max-height:40rem;overflow:auto}summary{cursor:pointer;color:#1f4e8c}
 details.shot{margin:.4rem 0}details.shot img{display:block;max-width:min(100%,820px);margin-top:.3rem;
 border:1px solid #c5d0dc}code{font-size:.85rem;overflow-wrap:anywhere}
+table.attack-cases{font-size:.88rem}table.attack-cases tr.fail td{background:#fff3f3}small.ref{color:#556}
+.said-by-sp{color:#445;margin:.15rem 0}
 """

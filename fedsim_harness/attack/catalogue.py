@@ -1,0 +1,139 @@
+"""The hostile-IdP catalogue: what a SAML SP must refuse.
+
+A ``Case`` has an id, a group, a one-line explanation, a reference (SAML
+spec section, CVE, paper) and a ``build`` function that, given the
+``Attack`` under way (the fresh AuthnRequest, a ``Forge`` bound to it, the
+attacker's and the victim's identities), returns what to post at the ACS
+(``Forged``). ``victim``: the message smuggles the victim's identity in
+(then a login as the victim is reported VICTIM). ``expect``: "refused" for
+a hostile case, "login" for the baseline, "no_offsite" for redirect abuse
+(a login may happen; leaving the SP's site must not).
+
+The cases live in ``cases_wrapping`` (XSW, signatures removed or made with
+a foreign key), ``cases_signature`` (algorithms, references, transforms,
+canonicalisation), ``cases_profile`` (time, binding to the request,
+audience, subject) and ``cases_message`` (status, XML, RelayState);
+``CATALOGUE`` holds them all, baseline first.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fedsim_harness.attack.forge import Forge, Identity, SeenRequest, encode, to_bytes
+
+
+@dataclass(frozen=True)
+class Forged:
+    """What the hostile IdP posts: a document (base64-encoded by the driver)
+    or the ``SAMLResponse`` value as is (``encoded``); the RelayState to send
+    (None: the request's; ``omit_relay_state``: none at all)."""
+    xml: bytes | None = None
+    encoded: str | None = None
+    relay_state: str | None = None
+    omit_relay_state: bool = False
+
+    @property
+    def saml_response(self) -> str:
+        return self.encoded if self.encoded is not None else encode(self.xml or b"")
+
+
+def doc(root) -> Forged:
+    return Forged(xml=to_bytes(root))
+
+
+class Attack(Protocol):
+    """What a case can use while it is built (the driver provides it)."""
+    forge: Forge            # answers the current request as the trusted IdP
+    request: SeenRequest    # the AuthnRequest the SP just sent
+    attacker: Identity      # whom the genuine signed parts name
+    victim: Identity        # whom the tampered parts name
+
+    def other_login(self) -> OtherBrowser: ...
+
+
+class OtherBrowser(Protocol):
+    """A second browser that started its own login at the same SP."""
+    request: SeenRequest
+
+    def post(self, forged: Forged) -> int: ...  # the ACS's HTTP status
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    group: str
+    title: str
+    reference: str
+    build: Callable[[Attack], Forged]
+    victim: bool = False
+    expect: str = "refused"            # "refused" | "login" | "no_offsite"
+    login_next: str | None = None      # a next= parameter for the SP's login URL (redirect abuse)
+    second_answer: bool = False        # the browser is first logged in as the attacker (replays)
+
+
+GROUPS = {
+    "baseline": "A correct Response: it must log in",
+    "xsw": "XML Signature Wrapping (XSW1–XSW8 and variants)",
+    "signature": "Signatures removed, misplaced, made with another key",
+    "algorithm": "Algorithm downgrade and confusion",
+    "reference": "References, IDs and transforms",
+    "c14n": "Canonicalisation tricks (comments, whitespace, namespaces)",
+    "time": "Validity windows and clock skew",
+    "binding": "Binding to the request (InResponseTo, replay, other SP)",
+    "audience": "Audience, Destination, Recipient, Issuer",
+    "subject": "Subject confirmation and NameID",
+    "status": "Status codes and number of assertions",
+    "xml": "XML attacks (DTD, entities, size, depth)",
+    "redirect": "RelayState and redirect abuse",
+}
+
+
+def _baseline(attack: Attack) -> Forged:
+    return doc(attack.forge.baseline())
+
+
+BASELINE = Case("baseline", "baseline", "A correct Response (signed Assertion in a signed Response) answering the "
+                "SP's request: the SP must log the person in", "SAML Profiles §4.1.4", _baseline, expect="login")
+
+
+@functools.cache
+def all_cases() -> tuple[Case, ...]:
+    """Every case, baseline first (built on first use: the case modules
+    import this one for ``Case``, so they may be imported in any order)."""
+    from fedsim_harness.attack import (
+        cases_message,
+        cases_profile,
+        cases_signature,
+        cases_wrapping,
+    )
+
+    cases = (BASELINE, *cases_wrapping.CASES, *cases_signature.CASES, *cases_profile.CASES, *cases_message.CASES)
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            raise ValueError(f"duplicate case id {case.id}")
+        if case.group not in GROUPS:
+            raise ValueError(f"case {case.id}: unknown group {case.group}")
+        seen.add(case.id)
+    return cases
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562: ``CATALOGUE`` is ``all_cases()``
+    if name == "CATALOGUE":
+        return all_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def select(groups: Iterable[str] = (), ids: Iterable[str] = ()) -> tuple[Case, ...]:
+    """The cases of ``groups`` and ``ids`` (all when both are empty), in
+    catalogue order, the baseline always first. Unknown names: ValueError."""
+    groups, ids = set(groups), set(ids)
+    every = all_cases()
+    unknown = (groups - set(GROUPS)) | (ids - {c.id for c in every})
+    if unknown:
+        raise ValueError(f"unknown group or case: {', '.join(sorted(unknown))}")
+    chosen = [c for c in every if (not groups and not ids) or c.group in groups or c.id in ids]
+    return (BASELINE, *[c for c in chosen if c is not BASELINE])
