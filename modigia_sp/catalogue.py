@@ -23,6 +23,7 @@ class Lesson:
     code: str
     title: str
     body: str
+    minutes: int = 0  # estimated time to read it; 0: not said
 
 
 @dataclass(frozen=True)

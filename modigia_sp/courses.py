@@ -28,9 +28,11 @@ def home():
     user, elsewhere = entered_user()
     if elsewhere:
         return elsewhere
-    catalogue = _catalogue()
-    return render_template("modigia_sp/home.html", user=user, courses=catalogue.courses,
-                           enrolled=catalogue.enrolled(Database.session(), user),
+    catalogue, db = _catalogue(), Database.session()
+    enrolled = catalogue.enrolled(db, user)
+    return render_template("modigia_sp/home.html", user=user, courses=catalogue.courses, enrolled=enrolled,
+                           progress={c.code: catalogue.progress(db, user, c) for c in catalogue.courses
+                                     if c.code in enrolled},
                            demarche=session.get("demarche"))
 
 
@@ -71,8 +73,15 @@ def lesson(code: str, lesson_code: str):
     if elsewhere:
         return elsewhere
     found, item = _lesson(code, lesson_code)
+    db = Database.session()
+    completed = _catalogue().completed(db, user, found)
+    lessons = found.lessons
+    at = lessons.index(item)
     return render_template("modigia_sp/lesson.html", user=user, course=found, lesson=item,
-                           done=lesson_code in _catalogue().completed(Database.session(), user, found))
+                           done=lesson_code in completed, completed=completed,
+                           progress=_catalogue().progress(db, user, found), number=at + 1,
+                           previous=lessons[at - 1] if at > 0 else None,
+                           following=lessons[at + 1] if at + 1 < len(lessons) else None)
 
 
 @bp.post("/cours/<code>/<lesson_code>/terminer")

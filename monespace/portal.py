@@ -48,7 +48,9 @@ def gate() -> tuple[Account | None, Response | None]:
 
 @bp.get("/")
 def home():
-    return render_template("monespace/home.html", expired=session.pop("expired", False))
+    """G01; a person already logged in is told so, with the way to their dashboard."""
+    return render_template("monespace/home.html", expired=session.pop("expired", False),
+                           account=who_is.current_account(Database.session()))
 
 
 @bp.route("/contexte", methods=["GET", "POST"])
