@@ -59,11 +59,17 @@ def test_eid_first_login_in_chromium(served, page: Page) -> None:
 
     # G14 → G15: on Modigia without logging in again; the four site policies
     expect(page).to_have_url(re.compile(r"/politiques/"))
+    def leave_by(control) -> None:  # noqa: ANN001 - a Playwright locator
+        """Click and wait for the next page: counting links on the page being left would see its links."""
+        before = page.url
+        control.click()
+        page.wait_for_url(lambda url: url != before)
+
     for _ in range(4):
         while page.get_by_role("link", name="Page suivante").count():
-            page.get_by_role("link", name="Page suivante").click()
+            leave_by(page.get_by_role("link", name="Page suivante"))
         page.get_by_role("checkbox").check()
-        page.get_by_role("button", name="Continuer").click()
+        leave_by(page.get_by_role("button", name="Continuer"))
 
     # G16: the courses at the bottom of the home page; the course opens
     expect(page.get_by_role("heading", name="Cours disponibles")).to_be_visible()
