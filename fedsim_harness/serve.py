@@ -1,6 +1,20 @@
-"""Serving the federation on real ports: each app in its own threaded WSGI
-server, plus the SMTP sink and the web mailbox. Used by ``fedsim up`` and by
-the browser tests.
+"""Serving the federation on real ports: each app in its own WSGI server,
+plus the SMTP sink and the web mailbox. Used by ``fedsim up`` and by the
+browser tests.
+
+Two ways to serve the three apps (``ServerOptions.server``):
+
+- ``"gunicorn"`` (``fedsim up``): each app on its own gunicorn, in a child
+  process, ``workers`` processes × ``threads`` threads
+  (fedsim_harness.wsgi_server, which says why several processes share the
+  state safely);
+- ``"werkzeug"`` (the browser tests, the default of ``ServedFederation``):
+  each app on Werkzeug's threaded server, in a thread of this process.
+
+Either way this process builds and seeds the apps first, takes the snapshot
+that ``POST /admin/reset`` restores (in the databases, which every worker
+reads), and serves the SMTP sink and the mailbox (the harness's own app:
+reset, admin pages, ``/health`` of the whole federation) itself.
 
 The web servers listen on ``settings.bind`` (FEDSIM_BIND, loopback by
 default); the SMTP sink always on loopback (only the apps of this process
@@ -13,8 +27,11 @@ import errno
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
+from multiprocessing import Process
 
+import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
@@ -22,10 +39,11 @@ from fedsim import health, trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
-from fedsim_harness import admin, admin_sps
+from fedsim_harness import admin, admin_attack, admin_sps, wsgi_server
 from fedsim_harness.daemon import LABELS
 from fedsim_harness.reset import FederationSnapshot
 from fedsim_harness.stack import APP_NAMES, create_apps, mailbox_sessions
+from fedsim_harness.wsgi_server import AppSpec, ServerOptions
 
 SMTP_HOST = "127.0.0.1"  # where the SMTP sink listens, whatever FEDSIM_BIND says
 PORT_VARIABLES = {"monespace": "FEDSIM_MONESPACE_PORT", "idp_csam": "FEDSIM_CSAM_PORT",
@@ -102,6 +120,13 @@ class QuietHealthHandler(WSGIRequestHandler):
         super().log_request(code, size)
 
 
+class SilentHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, without a log line per request (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
 def federation_checks(apps: dict[str, Flask], smtp_port: int) -> dict[str, health.Check]:
     """What the mailbox's ``/health`` checks besides its own database: each
     app's database and the SMTP sink."""
@@ -119,10 +144,11 @@ class FederationServer(ThreadedWSGIServer):
     request_queue_size = 1024
 
 
-def serve(app: Flask, bind: str, name: str, port: int) -> BaseWSGIServer:
+def serve(app: Flask, bind: str, name: str, port: int, handler: type[WSGIRequestHandler] = QuietHealthHandler,
+          ) -> BaseWSGIServer:
     """A threaded server for ``app`` on ``bind:port`` (not yet serving)."""
     try:
-        return FederationServer(bind, port, app, QuietHealthHandler)
+        return FederationServer(bind, port, app, handler)
     except OSError as exc:  # taken since check_ports
         raise cannot_listen(exc, name, bind, port) from None
 
@@ -138,6 +164,9 @@ class ServedFederation:
     # {"PERSONAS_FILE": path}}), as ``create_apps`` takes it.
     overrides: dict[str, dict] | None = None
     apps: dict[str, Flask] = field(default_factory=dict)  # once started: by name, the mailbox included
+    options: ServerOptions = field(default_factory=ServerOptions)  # Werkzeug threads unless told otherwise
+    # With gunicorn: each app's gunicorn master (a child process), by app name.
+    processes: dict[str, Process] = field(default_factory=dict)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -153,14 +182,46 @@ class ServedFederation:
         apps["mailbox"] = create_mailbox(sessions)
         admin.install(apps["mailbox"], self.reset)  # POST /admin/reset, from this machine only
         admin_sps.install(apps["mailbox"], apps)  # GET/POST /admin/sps, from this machine only
+        admin_attack.install(apps["mailbox"], self.settings)  # GET/POST /admin/attack, this machine only
         health.add_checks(apps["mailbox"], federation_checks(apps, self.settings.smtp_port))
         self.apps = apps
-        for name, app in apps.items():
-            server = serve(app, self.settings.bind, name, ports(self.settings)[name])
+        in_threads = ["mailbox"] if self.options.server == "gunicorn" else list(apps)
+        handler = SilentHandler if self.options.server == "gunicorn" and not self.options.access_log \
+            else QuietHealthHandler
+        for name in in_threads:
+            server = serve(apps[name], self.settings.bind, name, ports(self.settings)[name], handler)
             thread = threading.Thread(target=server.serve_forever, name=f"fedsim-{name}", daemon=True)
             thread.start()
             self.servers[name], self.threads = server, [*self.threads, thread]
+        if self.options.server == "gunicorn":
+            for name in APP_NAMES:
+                spec = AppSpec(name, self.settings, ports(self.settings)[name], self.settings.smtp_port,
+                               self.options, (self.overrides or {}).get(name, {}))
+                self.processes[name] = wsgi_server.start(spec)
+            self._wait_for_workers()
         return self
+
+    def _wait_for_workers(self, timeout: float = 120.0) -> None:
+        """Until each gunicorn answers ``GET /health``; ``CannotListen`` when
+        one has ended (its own error, e.g. a port taken, is in the log above)."""
+        deadline = time.monotonic() + timeout
+        waiting = dict(self.processes)
+        while waiting:
+            for name, process in list(waiting.items()):
+                if not process.is_alive():
+                    port = ports(self.settings)[name]
+                    raise CannotListen(f"The gunicorn server of {LABELS[name]} (port {port}) stopped as it "
+                                       f"started (exit status {process.exitcode}): see its error above.")
+                try:
+                    if requests.get(f"{self.settings.base_url(name)}/health", timeout=2).ok:
+                        del waiting[name]
+                except requests.RequestException:
+                    pass
+            if waiting and time.monotonic() >= deadline:
+                names = ", ".join(LABELS[name] for name in waiting)
+                raise CannotListen(f"The gunicorn servers of {names} did not answer within {timeout:g} s.")
+            if waiting:
+                time.sleep(0.1)
 
     def reset(self) -> float:
         """Back to the state it started in (see fedsim_harness.reset); returns the milliseconds it took."""
@@ -179,5 +240,10 @@ class ServedFederation:
             server.server_close()
         for thread in self.threads:
             thread.join(timeout=5)
+        stopping = [threading.Thread(target=wsgi_server.stop, args=(p,)) for p in self.processes.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join(timeout=20)
         if self.smtp is not None:
             self.smtp.stop()

@@ -3,16 +3,14 @@ code methods (G05, G06, G21). Repeated failures lock the account for a while;
 the one refusal message says so without telling whether an account exists."""
 from __future__ import annotations
 
-import functools
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, case, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from fedsim import attempts, clock
+from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash
 from fedsim.personas import Persona
 from idp_csam.models import Base, Citizen
 
@@ -65,7 +63,7 @@ class Credentials:
         refused = PasswordRefused(self.refusal)
         account = db.get(CsamAccount, (username or "").strip())
         if account is None:
-            check_password_hash(_dummy_hash(), password or "")
+            check_password_hash(dummy_hash(), password or "")
             raise refused
         now = clock.naive_utc_now()
         key = CsamAccount.username == account.username
@@ -74,7 +72,7 @@ class Credentials:
         locks = case((CsamAccount.failed_logins + 1 >= self.max_failures, now + self.lockout),
                      else_=CsamAccount.locked_until)
         if not attempts.claim(db, CsamAccount.failed_logins, self.max_failures, key, locked_until=locks):
-            check_password_hash(_dummy_hash(), password or "")
+            check_password_hash(dummy_hash(), password or "")
             raise refused
         if not check_password_hash(account.password_hash, password or ""):
             raise refused
@@ -89,12 +87,6 @@ class Credentials:
         minutes = int(self.lockout.total_seconds() // 60)
         return (f"Nom d'utilisateur ou mot de passe incorrect. Après {self.max_failures} essais infructueux, "
                 f"le compte est bloqué pendant {minutes} minutes : réessayez plus tard.")
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash made like real ones, checked for unknown and locked accounts."""
-    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def by_username(db: Session, username: str) -> CsamAccount | None:

@@ -9,7 +9,6 @@ account once, the same form posted twice creates one account, and no race
 ends in a database error."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
@@ -21,14 +20,13 @@ from flask import render_template
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from fedsim import attempts, clock
 from fedsim.mail import Mailer
+from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account, ActivationLink, Document, Dossier, Notification
-
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -216,7 +214,7 @@ class AccountService:
         the claim that uses the last one locks the account for LOCKOUT."""
         account = db.scalars(select(Account).where(Account.cerbere_username == (username or "").strip())).first()
         if account is None or not account.is_active or account.cerbere_password_hash is None:
-            check_password_hash(_dummy_hash(), password or "")
+            check_password_hash(dummy_hash(), password or "")
             raise LoginRefused(REFUSAL)
         now = clock.naive_utc_now()
         key = Account.id == account.id
@@ -224,7 +222,7 @@ class AccountService:
                    .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
         locks = case((Account.failed_logins + 1 >= MAX_FAILED_LOGINS, now + LOCKOUT), else_=Account.locked_until)
         if not attempts.claim(db, Account.failed_logins, MAX_FAILED_LOGINS, key, locked_until=locks):
-            check_password_hash(_dummy_hash(), password or "")
+            check_password_hash(dummy_hash(), password or "")
             raise LoginRefused(REFUSAL)
         if not check_password_hash(account.cerbere_password_hash, password or ""):
             raise LoginRefused(REFUSAL)
@@ -311,9 +309,3 @@ class AccountService:
             n += 1
             candidate = f"{base}{n}"
         return candidate
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash made like real ones, checked for unknown and locked accounts."""
-    return generate_password_hash(secrets.token_urlsafe(16))

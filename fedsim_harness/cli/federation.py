@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from fedsim import personas as persona_data
 from fedsim import trust
 from fedsim.federation import Settings
 from fedsim_harness import daemon
+
+if TYPE_CHECKING:
+    from fedsim_harness.wsgi_server import ServerOptions
 
 
 def register(cli: click.Group) -> None:
@@ -27,36 +31,59 @@ def register(cli: click.Group) -> None:
 @click.option("--detach", is_flag=True,
               help="Run in the background and return at once (output in <instance_dir>/fedsim.log); "
                    "`fedsim wait` waits until it is up, `fedsim down` stops it.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="gunicorn worker processes per app [default: FEDSIM_WORKERS, else 2].")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads per worker [default: FEDSIM_THREADS, else 8].")
+@click.option("--access-log", is_flag=True, help="Log every HTTP request (off by default; FEDSIM_ACCESS_LOG=1).")
+@click.option("--werkzeug", is_flag=True,
+              help="Serve everything from one process on Werkzeug's development server instead of gunicorn "
+                   "(FEDSIM_SERVER=werkzeug).")
 @click.option("--pid-file-written", is_flag=True, hidden=True)  # by the parent of a detached federation
 @click.pass_obj
-def up(settings: Settings, detach: bool, pid_file_written: bool) -> None:
+def up(settings: Settings, detach: bool, workers: int | None, threads: int | None, access_log: bool,
+       werkzeug: bool, pid_file_written: bool) -> None:
     """Start the whole federation.
 
     The three apps, the SMTP sink and the web mailbox; Ctrl-C (or `fedsim
-    down`) stops them. Refuses to start, in one line, when a port is taken
+    down`) stops them. Each app runs on gunicorn, --workers processes of
+    --threads threads. Refuses to start, in one line, when a port is taken
     or a federation already runs."""
     from fedsim_harness.serve import CannotListen
+    from fedsim_harness.wsgi_server import ServerOptions
 
+    try:
+        options = ServerOptions.production(workers, threads, access_log, werkzeug)
+    except ValueError as exc:
+        raise daemon.FedsimError(str(exc)) from None
     if detach:
+        saved = {name: os.environ.get(name) for name in options.environ()}
+        os.environ.update(options.environ())  # what the detached `fedsim up` serves with
         try:
             info = daemon.start_detached(settings)
         except CannotListen as exc:
             raise daemon.FedsimError(str(exc)) from None
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         click.echo(f"The federation is starting in the background (pid {info.pid}).\n")
         _echo_urls(settings)
         click.echo(f"\n  Log                      {info.log}")
         click.echo("\n`fedsim wait` returns once it is up; `fedsim down` stops it.")
         return
-    _serve(settings, pid_file_written)
+    _serve(settings, options, pid_file_written)
 
 
-def _serve(settings: Settings, pid_file_written: bool) -> None:
+def _serve(settings: Settings, options: ServerOptions, pid_file_written: bool) -> None:
     from fedsim_harness.serve import CannotListen, ServedFederation
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGHUP)}
     me = os.getpid()
-    served = ServedFederation(settings)
+    served = ServedFederation(settings, options=options)
     try:
         if not pid_file_written:
             daemon.claim(settings, me)
@@ -69,6 +96,7 @@ def _serve(settings: Settings, pid_file_written: bool) -> None:
         click.echo(f"\n  Keys and metadata        {settings.certs_dir}")
         click.echo(f"  Databases                {settings.instance_dir}")
         click.echo(f"  Listening on             {settings.bind} (FEDSIM_BIND)")
+        click.echo(f"  Served by                {_served_by(options)}")
         click.echo("\nPersonas: `fedsim personas` · Stop: Ctrl-C or `fedsim down`")
         try:
             stop.wait()
@@ -81,6 +109,14 @@ def _serve(settings: Settings, pid_file_written: bool) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Stopped.")
+
+
+def _served_by(options: ServerOptions) -> str:
+    log = "every request logged" if options.access_log else "no request log (--access-log)"
+    if options.server == "werkzeug":
+        return f"Werkzeug, one process, a thread per connection; {log}"
+    return (f"gunicorn, per app {options.workers} worker(s) × {options.threads} thread(s) "
+            f"(--workers/--threads); {log}")
 
 
 def _echo_urls(settings: Settings) -> None:

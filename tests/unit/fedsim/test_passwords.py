@@ -14,7 +14,7 @@ def test_a_hash_is_salted_scrypt_at_the_stated_cost() -> None:
     one, two = passwords.generate_password_hash("s3cret"), passwords.generate_password_hash("s3cret")
     assert one.startswith("scrypt:4096:8:1$") and two.startswith("scrypt:4096:8:1$")
     assert one != two  # salted
-    method, salt, digest = one.split("$")
+    _method, salt, digest = one.split("$")
     assert len(salt) == passwords.SALT_LENGTH
     expected = hashlib.scrypt(b"s3cret", salt=salt.encode(), n=4096, r=8, p=1, maxmem=132 * 1024 * 1024)
     assert digest == expected.hex()
