@@ -36,14 +36,17 @@ from idp_csam import fields
 from idp_csam.credentials import CsamAccount
 from idp_csam.eid import fedid
 from idp_csam.fields import FrenchDateField, MaxLength
+from idp_csam.i18n import N_, ngettext, when
+from idp_csam.i18n import gettext as _
+from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods.email_code import METHOD as EMAIL_CODE
 from idp_csam.methods.email_code import mailer
 from idp_csam.models import Base, Citizen
 
 bp = Blueprint("bel", __name__, url_prefix="/bel")
 
-SUBJECT = "CSAM — activez votre clé numérique"
-LINK_TEXT = "Activer ma clé numérique"
+SUBJECT = N_("CSAM — activez votre clé numérique")
+LINK_TEXT = N_("Activer ma clé numérique")
 PAPER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from paper
 PAPER_CODE_MAX_ATTEMPTS = 5
 SESSION_KEY = "bel_activation"
@@ -81,7 +84,7 @@ def _new_bis(db: Session, birth_date: date) -> str:
         candidate = nrn.make(birth_date, serial, bis="sex-unknown")
         if db.get(Citizen, candidate) is None:
             return candidate
-    raise UserError("Plus aucun numéro BIS libre pour cette date de naissance.", code=409)
+    raise UserError(_("Plus aucun numéro BIS libre pour cette date de naissance."), code=409)
 
 
 # -- the office agent (G20) ------------------------------------------------------
@@ -142,7 +145,7 @@ def register_person(db: Session, person: Person, browser: str = "") -> Registere
     a BIS number (the citizen's primary key) nor duplicate a form (the
     submission's): the loser of either race rolls back and looks again."""
     key = _digest("request", f"{browser}\x1e{person.fingerprint()}")
-    for _ in range(REGISTER_TRIES):
+    for _attempt in range(REGISTER_TRIES):
         now = clock.naive_utc_now()
         earlier = db.get(BelSubmission, key)
         if earlier is not None and earlier.created_at > now - DOUBLE_SUBMIT_WINDOW:
@@ -179,29 +182,29 @@ def register_person(db: Session, person: Person, browser: str = "") -> Registere
             raise
         db.commit()
         return Registered(citizen, registration, paper_code, again=False)
-    raise UserError("Le bureau enregistre beaucoup de personnes en ce moment : réessayez dans un instant.",
-                    code=503, title="Enregistrement impossible")
+    raise UserError(_("Le bureau enregistre beaucoup de personnes en ce moment : réessayez dans un instant."),
+                    code=503, title=_("Enregistrement impossible"))
 
 
 def _send_activation(citizen: Citizen, registration: BelRegistration, token: str) -> None:
     settings: Settings = current_app.config["FEDSIM_SETTINGS"]
     link = settings.base_url("idp_csam") + url_for("bel.activate", token=token)
-    context = {"citizen": citizen, "link": link, "link_text": LINK_TEXT, "expires_at": registration.expires_at}
-    mailer().send(citizen.email, SUBJECT, render_template("idp_csam/bel/mail.txt", **context),
+    context = {"citizen": citizen, "link": link, "link_text": _(LINK_TEXT), "expires_at": registration.expires_at}
+    mailer().send(citizen.email, _(SUBJECT), render_template("idp_csam/bel/mail.txt", **context),
                   render_template("idp_csam/bel/mail.html", **context))
 
 
 class RegisterForm(FlaskForm):
-    given_name = StringField("Prénom", validators=[InputRequired("Tapez le prénom."), MaxLength(fields.NAME_MAX)])
-    surname = StringField("Nom", validators=[InputRequired("Tapez le nom."), MaxLength(fields.NAME_MAX)])
+    given_name = StringField(_l("Prénom"), validators=[InputRequired(_l("Tapez le prénom.")), MaxLength(fields.NAME_MAX)])
+    surname = StringField(_l("Nom"), validators=[InputRequired(_l("Tapez le nom.")), MaxLength(fields.NAME_MAX)])
     birth_date = FrenchDateField("Date de naissance",
-                                 validators=[InputRequired("Tapez la date de naissance (AAAA-MM-JJ)."),
+                                 validators=[InputRequired(_l("Tapez la date de naissance (AAAA-MM-JJ).")),
                                              MaxLength(fields.DATE_MAX)])
-    nationality = StringField("Nationalité", validators=[InputRequired("Tapez la nationalité."),
+    nationality = StringField(_l("Nationalité"), validators=[InputRequired(_l("Tapez la nationalité.")),
                                                          MaxLength(fields.NATIONALITY_MAX)])
-    email = StringField("Adresse e-mail", validators=[InputRequired("Tapez l'adresse e-mail."),
+    email = StringField("Adresse e-mail", validators=[InputRequired(_l("Tapez l'adresse e-mail.")),
                                                       MaxLength(fields.EMAIL_MAX),
-                                                      Email("Cette adresse e-mail n'est pas valable.")])
+                                                      Email(_l("Cette adresse e-mail n'est pas valable."))])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -210,7 +213,7 @@ def register():
     if form.validate_on_submit():
         born = form.birth_date.data
         if not date(1900, 1, 1) <= born <= clock.naive_utc_now().date():
-            return _register_page(form, "La date de naissance n'est pas plausible.")
+            return _register_page(form, _("La date de naissance n'est pas plausible."))
         person = Person(given_name=form.given_name.data, surname=form.surname.data, birth_date=born,
                         nationality=form.nationality.data, email=form.email.data)
         # the browser: Flask-WTF's session token, the same for every form of this session
@@ -220,11 +223,11 @@ def register():
                                bis=nrn.parse(done.citizen.nrn).formatted, again=done.again,
                                paper_code=f"{paper_code[:4]}-{paper_code[4:]}")
     if form.is_submitted():
-        return _register_page(form, " ".join(e for errs in form.errors.values() for e in errs))
+        return _register_page(form, " ".join(str(e) for errs in form.errors.values() for e in errs))
     return _register_page(form)
 
 
-def _register_page(form: RegisterForm, error: str | None = None):  # noqa: ANN202
+def _register_page(form: RegisterForm, error: str | None = None):
     return render_template("idp_csam/bel/register.html", form=form, error=error), 400 if error else 200
 
 
@@ -235,25 +238,25 @@ def _registration(db: Session, token: str) -> BelRegistration:
     registration = db.scalars(select(BelRegistration)
                               .where(BelRegistration.link_digest == _digest("link", token))).first()
     if registration is None:
-        raise UserError("Ce lien d'activation n'est pas valable : vérifiez que vous avez copié toute "
-                        "l'adresse du dernier e-mail reçu de CSAM.", code=404, title="Lien inconnu")
+        raise UserError(_("Ce lien d'activation n'est pas valable : vérifiez que vous avez copié toute "
+                        "l'adresse du dernier e-mail reçu de CSAM."), code=404, title=_("Lien inconnu"))
     if registration.activated_at is not None:
-        raise UserError("Ce lien d'activation a déjà été utilisé : votre clé numérique est active. "
+        raise UserError(_("Ce lien d'activation a déjà été utilisé : votre clé numérique est active. "
                         "Identifiez-vous avec votre nom d'utilisateur, votre mot de passe et le code "
-                        "de sécurité envoyé par e-mail.", code=410, title="Lien déjà utilisé")
+                        "de sécurité envoyé par e-mail."), code=410, title=_("Lien déjà utilisé"))
     if registration.expires_at <= clock.naive_utc_now():
-        raise UserError(f"Ce lien d'activation a expiré le {registration.expires_at:%d/%m/%Y à %H:%M} "
-                        "(heure UTC), et le code unique remis sur papier avec lui. Retournez au Bureau "
-                        "d'Enregistrement Local pour en recevoir de nouveaux.", code=410, title="Lien expiré")
+        raise UserError(_("Ce lien d'activation a expiré le %(when)s (heure UTC), et le code unique remis sur "
+                          "papier avec lui. Retournez au Bureau d'Enregistrement Local pour en recevoir de "
+                          "nouveaux.", when=when(registration.expires_at)), code=410, title=_("Lien expiré"))
     if registration.code_attempts >= PAPER_CODE_MAX_ATTEMPTS:
         raise _blocked()
     return registration
 
 
 def _blocked() -> UserError:
-    return UserError(f"Le code unique a été mal tapé {PAPER_CODE_MAX_ATTEMPTS} fois : cette activation "
-                     "est bloquée. Retournez au Bureau d'Enregistrement Local pour en recevoir une "
-                     "nouvelle.", code=429, title="Activation bloquée")
+    return UserError(_("Le code unique a été mal tapé %(max)d fois : cette activation est bloquée. "
+                       "Retournez au Bureau d'Enregistrement Local pour en recevoir une nouvelle.",
+                       max=PAPER_CODE_MAX_ATTEMPTS), code=429, title=_("Activation bloquée"))
 
 
 class PaperCodeRefused(Exception):
@@ -282,13 +285,14 @@ def check_paper_code(db: Session, registration: BelRegistration, typed: str) -> 
         return
     left = PAPER_CODE_MAX_ATTEMPTS - registration.code_attempts
     if left <= 0:  # this guess (or one sent with it) used the last try
-        raise PaperCodeRefused("Code unique incorrect. " + blocked.message, blocked=True)
-    raise PaperCodeRefused(f"Code unique incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}.")
+        raise PaperCodeRefused(_("Code unique incorrect. ") + blocked.message, blocked=True)
+    raise PaperCodeRefused(ngettext("Code unique incorrect. Il vous reste %(num)d essai.",
+                                    "Code unique incorrect. Il vous reste %(num)d essais.", left))
 
 
 class PaperCodeForm(FlaskForm):
-    paper_code = StringField("Code unique (remis sur papier)",
-                             validators=[InputRequired("Tapez le code unique remis sur papier au bureau."),
+    paper_code = StringField(_l("Code unique (remis sur papier)"),
+                             validators=[InputRequired(_l("Tapez le code unique remis sur papier au bureau.")),
                                          MaxLength(fields.PAPER_CODE_MAX)])
 
 
@@ -309,26 +313,26 @@ def activate(token: str):
             session[SESSION_KEY] = registration.id
             return redirect(url_for("bel.choose_key", token=token))
     elif form.is_submitted():
-        error = " ".join(e for errs in form.errors.values() for e in errs)
+        error = " ".join(str(e) for errs in form.errors.values() for e in errs)
     citizen = db.get(Citizen, registration.nrn)
     return render_template("idp_csam/bel/activate.html", form=form, error=error, citizen=citizen), \
         400 if error else 200
 
 
 class KeyForm(FlaskForm):
-    key = RadioField("Clé numérique", choices=[SelectChoice(EMAIL_CODE.code, EMAIL_CODE.label)],
+    key = RadioField(_l("Clé numérique"), choices=[SelectChoice(EMAIL_CODE.code, EMAIL_CODE.label)],
                      default=EMAIL_CODE.code,  # the only key offered to a foreign national (G20)
-                     validators=[InputRequired("Choisissez votre clé numérique."), MaxLength(fields.CODE_MAX)])
-    username = StringField("Nom d'utilisateur", validators=[
+                     validators=[InputRequired(_l("Choisissez votre clé numérique.")), MaxLength(fields.CODE_MAX)])
+    username = StringField(_l("Nom d'utilisateur"), validators=[
         InputRequired("Choisissez un nom d'utilisateur."), MaxLength(fields.USERNAME_MAX),
-        Regexp(r"^[A-Za-z0-9._-]{4,80}$", message="Le nom d'utilisateur compte de 4 à 80 caractères : lettres "
-                                                  "sans accent, chiffres, point, tiret ou souligné.")])
-    password = PasswordField("Mot de passe", validators=[
+        Regexp(r"^[A-Za-z0-9._-]{4,80}$", message=_l("Le nom d'utilisateur compte de 4 à 80 caractères : lettres "
+                                                  "sans accent, chiffres, point, tiret ou souligné."))])
+    password = PasswordField(_l("Mot de passe"), validators=[
         InputRequired("Choisissez un mot de passe."), MaxLength(fields.PASSWORD_MAX),
-        Length(min=10, message="Le mot de passe compte au moins 10 caractères.")])
-    confirm = PasswordField("Confirmez le mot de passe", validators=[
-        InputRequired("Tapez le mot de passe une seconde fois."), MaxLength(fields.PASSWORD_MAX),
-        EqualTo("password", message="Les deux mots de passe ne sont pas identiques.")])
+        Length(min=10, message=_l("Le mot de passe compte au moins 10 caractères."))])
+    confirm = PasswordField(_l("Confirmez le mot de passe"), validators=[
+        InputRequired(_l("Tapez le mot de passe une seconde fois.")), MaxLength(fields.PASSWORD_MAX),
+        EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))])
 
 
 @bp.route("/activation/<token>/cle", methods=["GET", "POST"])
@@ -336,16 +340,16 @@ def choose_key(token: str):
     db = Database.session()
     registration = _registration(db, token)
     if session.get(SESSION_KEY) != registration.id:
-        raise UserError("Tapez d'abord le code unique remis sur papier au Bureau d'Enregistrement Local.",
-                        code=403, title="Code unique requis")
+        raise UserError(_("Tapez d'abord le code unique remis sur papier au Bureau d'Enregistrement Local."),
+                        code=403, title=_("Code unique requis"))
     form = KeyForm()
     error = None
     if form.validate_on_submit():
         username = form.username.data.strip()
         if db.get(CsamAccount, username) is not None:
-            error = "Ce nom d'utilisateur est déjà pris : choisissez-en un autre."
+            error = _("Ce nom d'utilisateur est déjà pris : choisissez-en un autre.")
         elif db.scalars(select(CsamAccount).where(CsamAccount.nrn == registration.nrn)).first() is not None:
-            error = "Une clé numérique est déjà activée pour cette personne."
+            error = _("Une clé numérique est déjà activée pour cette personne.")
         else:
             current_app.extensions["idp_csam.credentials"].create(db, username, registration.nrn,
                                                                    form.password.data)
@@ -356,6 +360,6 @@ def choose_key(token: str):
             return render_template("idp_csam/bel/activated.html", citizen=citizen, username=username,
                                    bis=nrn.parse(citizen.nrn).formatted, method=EMAIL_CODE)
     elif form.is_submitted():
-        error = " ".join(e for errs in form.errors.values() for e in errs)
+        error = " ".join(str(e) for errs in form.errors.values() for e in errs)
     return render_template("idp_csam/bel/choose_key.html", form=form, error=error,
                            citizen=db.get(Citizen, registration.nrn)), 400 if error else 200

@@ -21,26 +21,40 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from lxml import etree
-from saml2.samlp import STATUS_AUTHN_FAILED, STATUS_NO_AUTHN_CONTEXT, STATUS_REQUEST_DENIED
+from saml2.samlp import (
+    STATUS_AUTHN_FAILED,
+    STATUS_NO_AUTHN_CONTEXT,
+    STATUS_REQUEST_DENIED,
+)
 
 from fedsim.db import Database
 from fedsim.federation import Settings
-from fedsim.saml.config import EIDAS_ATTRIBUTES, EIDAS_NATURAL_PERSON
 from fedsim.saml import redirect as saml_redirect
+from fedsim.saml.config import EIDAS_ATTRIBUTES, EIDAS_NATURAL_PERSON
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies
 from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response, post_form
 from fedsim.xmlsafe import hardened_parser
 from idp_csam import fields
 from idp_csam.fields import form_value
+from idp_csam.i18n import gettext as _
+from idp_csam.i18n import lazy_gettext as _l
 
 LOA_LOW = "http://eidas.europa.eu/LoA/low"
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 LOA_HIGH = "http://eidas.europa.eu/LoA/high"
 LOA_ORDER = (LOA_LOW, LOA_SUBSTANTIAL, LOA_HIGH)
-LOA_LABELS = {LOA_LOW: "faible", LOA_SUBSTANTIAL: "substantiel", LOA_HIGH: "élevé"}
+LOA_LABELS = {LOA_LOW: _l("faible"), LOA_SUBSTANTIAL: _l("substantiel"), LOA_HIGH: _l("élevé")}
 
 EIDAS_EXTENSIONS = "http://eidas.europa.eu/saml-extensions"
 MANDATORY = tuple(EIDAS_NATURAL_PERSON + n for n, required in EIDAS_ATTRIBUTES.items() if required)
@@ -126,8 +140,8 @@ def single_sign_on():
     info = node.parse_redirect(request.query_string.decode("latin-1"))
     country = (request.args.get("pays") or "").strip().upper()
     if country not in _personas():
-        raise UserError(f"Aucun nœud eIDAS simulé pour le pays « {country or '?'} ».", code=404,
-                        title="Pays inconnu")
+        raise UserError(_("Aucun nœud eIDAS simulé pour le pays « %(country)s ».", country=country or "?"),
+                        code=404, title=_("Pays inconnu"))
     refused = node.refuse_policy(info)  # InvalidNameIDPolicy
     if refused is not None:
         return post_form(refused)
@@ -136,7 +150,7 @@ def single_sign_on():
     if refusal is not None:
         return post_form(node.respond_error(info, *refusal))
     if info.is_passive:  # the node keeps no session: choosing a person is a page
-        return post_form(node.respond_no_passive(info, "Le nœud eIDAS doit montrer une page pour authentifier."))
+        return post_form(node.respond_no_passive(info, _("Le nœud eIDAS doit montrer une page pour authentifier.")))
     key = node.remember(Database.session(), info)
     session["eidas_node"] = {"key": key, "country": country, "requested": list(eidas.requested_attributes)}
     return redirect(url_for("eidas_node.authenticate"))
@@ -149,7 +163,7 @@ def _profile_refusal(info: AuthnRequestInfo, eidas: EidasRequest) -> tuple[str, 
     if missing:
         return STATUS_REQUEST_DENIED, f"Attributs obligatoires non demandés : {', '.join(missing)}."
     if not any(c in LOA_ORDER for c in info.requested_contexts):
-        return STATUS_NO_AUTHN_CONTEXT, "Aucun niveau de garantie eIDAS (http://eidas.europa.eu/LoA/...) demandé."
+        return STATUS_NO_AUTHN_CONTEXT, _("Aucun niveau de garantie eIDAS (http://eidas.europa.eu/LoA/...) demandé.")
     return None
 
 
@@ -168,15 +182,15 @@ def authenticate():
         return render_template("idp_csam/eidas/node.html", country=country, people=people,
                                country_name=_country_name(country), labels=LOA_LABELS)
     if action == "annuler":
-        form = node.respond_error(info, STATUS_AUTHN_FAILED, "Authentification annulée par la personne.")
+        form = node.respond_error(info, STATUS_AUTHN_FAILED, _("Authentification annulée par la personne."))
     else:
         persona = next((p for p in people if p.id == chosen), None)
         if persona is None:
-            raise UserError("Choisissez une des personnes proposées par le nœud eIDAS.")
+            raise UserError(_("Choisissez une des personnes proposées par le nœud eIDAS."))
         if not context_satisfies(persona.loa, info.requested_contexts, info.comparison, LOA_ORDER):
             form = node.respond_error(info, STATUS_NO_AUTHN_CONTEXT,
-                                      f"Le moyen d'identification de {persona.given_name} {persona.family_name} "
-                                      f"n'atteint pas le niveau de garantie demandé.")
+                                      _("Le moyen d'identification de %(name)s n'atteint pas le niveau de garantie demandé.",
+                                        name=persona.given_name + " " + persona.family_name))
         else:
             requested = set(state.get("requested") or MANDATORY)
             attributes = {name: values for name, values in persona.attributes().items()
@@ -190,5 +204,6 @@ def authenticate():
 
 def _country_name(code: str) -> str:
     # The node only knows codes; CSAM's country list gives the French name.
+    from idp_csam.i18n import country_name
     from idp_csam.methods.eidas import countries
-    return countries().name(code)
+    return country_name(code, countries().name(code))

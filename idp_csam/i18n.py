@@ -27,8 +27,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request
-from flask_babel import Babel, gettext
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+)
+from flask_babel import Babel
+from flask_babel import gettext as _babel_gettext
+from flask_babel import ngettext as _babel_ngettext
 from flask_babel.speaklater import LazyString
 from markupsafe import escape
 
@@ -45,14 +55,35 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 bp = Blueprint("i18n", __name__)
 
 
-def _gettext(msgid: str) -> str:
-    """gettext, or the French msgid outside a CSAM app (no Flask-Babel there)."""
-    try:
-        if "babel" not in current_app.extensions:
-            return msgid
-    except RuntimeError:  # no application context
-        return msgid
-    return gettext(msgid)
+def _babel_ready() -> bool:
+    """A CSAM request is being answered: its language can be chosen."""
+    return has_request_context() and "babel" in current_app.extensions
+
+
+def gettext(msgid: str, **variables) -> str:
+    """gettext, or the French msgid outside a CSAM app (no Flask-Babel there).
+    ``variables`` fill ``%(name)s`` placeholders, as in Flask-Babel."""
+    if _babel_ready():
+        return _babel_gettext(msgid, **variables)
+    return msgid % variables if variables else msgid
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """ngettext with the same French fallback; ``%(num)d`` is ``num``."""
+    if _babel_ready():
+        return _babel_ngettext(singular, plural, num, **variables)
+    variables.setdefault("num", num)
+    return (singular if num <= 1 else plural) % variables  # French: 0 and 1 are singular
+
+
+_gettext = gettext
+
+
+def N_(msgid: str) -> str:
+    """Marks a French text for extraction and keeps it a plain ``str``, for
+    module constants that code and tests compare; translate it where it is
+    shown, with ``gettext(CONSTANT)``."""
+    return msgid
 
 
 class _Lazy(LazyString):
@@ -63,8 +94,8 @@ class _Lazy(LazyString):
         return str(escape(str(self)))
 
 
-def lazy_gettext(msgid: str) -> str:
-    return _Lazy(_gettext, msgid)  # type: ignore[return-value]
+def lazy_gettext(msgid: str, **variables) -> str:
+    return _Lazy(gettext, msgid, **variables)  # type: ignore[return-value]
 
 
 _l = lazy_gettext
@@ -78,7 +109,7 @@ def select_locale() -> str:
     return remembered if remembered in LANGS else DEFAULT_LANG
 
 
-def _remember_lang(response):  # noqa: ANN001, ANN202 - flask.Response
+def _remember_lang(response):
     asked = request.args.get("lang")
     if asked in LANGS and request.cookies.get(LANG_COOKIE) != asked:
         response.set_cookie(LANG_COOKIE, asked, max_age=int(ONE_YEAR.total_seconds()), samesite="Lax",
@@ -94,8 +125,33 @@ def lang_url(lang: str) -> str:
     return f"{request.path}?{urlencode(list(args.items(multi=True)))}"
 
 
+def country_name(code: str, french: str) -> str:
+    """A country's name in the page's language: the French name of CSAM's list
+    (the guide's labels) in French, else the CLDR name that Babel ships."""
+    lang = select_locale()
+    if lang == DEFAULT_LANG:
+        return french
+    from babel import Locale
+    return Locale.parse(lang).territories.get(code.upper(), french)
+
+
+def by_country_name(countries):
+    """``countries`` sorted by their name in the page's language."""
+    import unicodedata
+
+    def key(c) -> str:
+        return unicodedata.normalize("NFKD", country_name(c.code, c.name)).casefold()
+    return sorted(countries, key=key)
+
+
+def when(moment) -> str:
+    """A date and time as the page's language writes it (« 05/03/2026 à 14:30 »)."""
+    return moment.strftime(gettext("%d/%m/%Y à %H:%M"))
+
+
 def _template_globals() -> dict:
     return {"current_lang": select_locale(), "langs": LANGS, "lang_url": lang_url,
+            "country_name": country_name, "by_country_name": by_country_name, "when": when,
             "cookie_banner": request.cookies.get(CONSENT_COOKIE) not in CONSENT_CHOICES}
 
 

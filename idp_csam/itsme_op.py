@@ -32,13 +32,24 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import segno
 import yaml
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from jose import jwe, jwk, jws, jwt
 from jose.exceptions import JOSEError
@@ -53,6 +64,9 @@ from fedsim import attempts, certs, clock, keys, personas
 from fedsim.db import Database
 from fedsim.purge import GRACE
 from fedsim.web import UserError
+from idp_csam.i18n import gettext as _
+from idp_csam.i18n import lazy_gettext as _l
+from idp_csam.i18n import ngettext
 from idp_csam.models import Base, Citizen
 
 log = logging.getLogger(__name__)
@@ -235,7 +249,7 @@ class Backchannel:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def _open(self, method: str, url: str, **kwargs) -> tuple[int, dict]:  # noqa: ANN003
+    def _open(self, method: str, url: str, **kwargs) -> tuple[int, dict]:
         parts = urlsplit(url)
         with self.app.test_client() as client:
             response = client.open(parts.path, method=method, query_string=parts.query,
@@ -253,7 +267,7 @@ class Backchannel:
 
 
 def backchannel() -> Backchannel:
-    return Backchannel(current_app._get_current_object())  # noqa: SLF001 - the real app object
+    return Backchannel(current_app._get_current_object())
 
 
 def code_digest(phone: str, code: str) -> str:
@@ -283,7 +297,7 @@ def normalize_phone(raw: str) -> str | None:
 
 
 @bp.record_once
-def _seed(state) -> None:  # noqa: ANN001 - BlueprintSetupState
+def _seed(state) -> None:
     """itsme accounts of the personas with a card, from data/itsme_users.yaml."""
     app = state.app
     # Back-channel endpoints: authenticated by the client assertion or the bearer token, not by a form token.
@@ -350,12 +364,12 @@ def jwks_document():
 def _client_jwks(client: Client) -> dict:
     status, document = backchannel().get_json(client.jwks_uri)
     if status != 200 or not isinstance(document.get("keys"), list):
-        raise UserError("itsme n'a pas pu lire les clés publiques du service en ligne.", code=502,
-                        title="Erreur itsme")
+        raise UserError(_("itsme n'a pas pu lire les clés publiques du service en ligne."), code=502,
+                        title=_("Erreur itsme"))
     return document
 
 
-def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Response:  # noqa: ANN001
+def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Response:
     uri = auth_or_uri if isinstance(auth_or_uri, str) else auth_or_uri.redirect_uri
     log.info("itsme OP: %s (%s)", error, description)
     return redirect(f"{uri}?{urlencode({'error': error, 'error_description': description, 'state': state})}")
@@ -365,25 +379,25 @@ def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Re
 def authorize():
     client = clients().get(request.args.get("client_id", ""))
     if client is None:
-        raise UserError("Application cliente inconnue d'itsme.", title="Erreur itsme")
+        raise UserError(_("Application cliente inconnue d'itsme."), title=_("Erreur itsme"))
     token = request.args.get("request", "")
     if not token:
-        raise UserError("La demande d'authentification n'est pas signée (paramètre request absent).",
-                        title="Erreur itsme")
+        raise UserError(_("La demande d'authentification n'est pas signée (paramètre request absent)."),
+                        title=_("Erreur itsme"))
     try:
         claims = verify_jws(token, _client_jwks(client))
         check_times(claims, max_lifetime=timedelta(minutes=10))
     except (JOSEError, ValueError) as exc:
         log.warning("itsme OP: request object refused: %s", exc)
-        raise UserError("La demande d'authentification signée est invalide ou expirée.",
-                        title="Erreur itsme") from None
+        raise UserError(_("La demande d'authentification signée est invalide ou expirée."),
+                        title=_("Erreur itsme")) from None
     if claims.get("iss") != client.client_id or claims.get("aud") != issuer() \
             or claims.get("client_id") != client.client_id:
-        raise UserError("La demande d'authentification n'est pas adressée à itsme par ce client.",
-                        title="Erreur itsme")
+        raise UserError(_("La demande d'authentification n'est pas adressée à itsme par ce client."),
+                        title=_("Erreur itsme"))
     redirect_uri = claims.get("redirect_uri")
     if redirect_uri not in client.redirect_uris:
-        raise UserError("Adresse de retour non enregistrée chez itsme.", title="Erreur itsme")
+        raise UserError(_("Adresse de retour non enregistrée chez itsme."), title=_("Erreur itsme"))
     state = str(claims.get("state", ""))
     if claims.get("response_type") != "code" or "openid" not in str(claims.get("scope", "")).split():
         return _redirect_error(redirect_uri, state, "unsupported_response_type", "code_flow_only")
@@ -420,10 +434,10 @@ def waiting(request_id: str):
     db = Database.session()
     auth = db.get(ItsmeAuthorization, request_id)
     if auth is None:
-        raise UserError("Cette demande itsme n'existe pas.", code=404, title="Erreur itsme")
+        raise UserError(_("Cette demande itsme n'existe pas."), code=404, title=_("Erreur itsme"))
     _expire_if_due(db, auth)
     if auth.status == "sent":
-        raise UserError("Cette demande itsme est déjà terminée.", code=410, title="Erreur itsme")
+        raise UserError(_("Cette demande itsme est déjà terminée."), code=410, title=_("Erreur itsme"))
     if auth.status != "pending":
         answered = auth.status
         auth.status = "sent"
@@ -438,11 +452,13 @@ def waiting(request_id: str):
     if session.get(STARTED) == auth.id:
         phone_url = f"{issuer()}/telephone/{phone_link_token(auth.id)}"
         qr = Markup(segno.make(phone_url, error="m").svg_inline(
-            scale=4, title="Code QR : l'écran itsme de cette demande, à scanner avec le téléphone"))
+            scale=4, title=_("Code QR : l'écran itsme de cette demande, à scanner avec le téléphone")))
     body = render_template("idp_csam/itsme/waiting.html", auth=auth, masked=_mask(auth.phone),
                            phone_url=phone_url, qr=qr,
                            seconds=int((auth.expires_at - clock.naive_utc_now()).total_seconds()))
-    return Response(body, headers={"Refresh": "3"})
+    response = make_response(body)  # text/html (G04: a bare werkzeug Response was text/plain)
+    response.headers["Refresh"] = "3"
+    return response
 
 
 def _mask(phone: str) -> str:
@@ -507,21 +523,22 @@ def _refuse_when_spent(db: Session, request_id: str) -> bool:
     return db.scalar(select(row.status).where(row.id == request_id)) == "refused"
 
 
-CODE_TOO_LONG = "Le code itsme se compose de 5 chiffres."
+CODE_TOO_LONG = _l("Le code itsme se compose de 5 chiffres.")
 
 
 class PhoneForm(FlaskForm):
-    code = StringField("Code itsme", validators=[Length(max=5, message=CODE_TOO_LONG)])
+    code = StringField(_l("Code itsme"), validators=[Length(max=5, message=CODE_TOO_LONG)])
 
 
-LINK_DEAD = ("Ce lien itsme n'est pas (ou plus) valable. Le lien du téléphone vaut pour une seule demande, "
-             "le temps de la demande : recommencez la connexion sur l'ordinateur pour en obtenir un nouveau.")
+LINK_DEAD = _l("Ce lien itsme n'est pas (ou plus) valable. Le lien du téléphone vaut pour une seule demande, "
+               "le temps de la demande : recommencez la connexion sur l'ordinateur pour en obtenir un nouveau.")
 ANSWERED = {
-    "approved": "Cette demande a déjà été confirmée : ce lien ne sert plus.",
-    "rejected": "Vous avez refusé cette demande : ce lien ne sert plus.",
-    "expired": "Cette demande a expiré (3 minutes) : ce lien ne sert plus. Recommencez la connexion sur l'ordinateur.",
-    "refused": f"Cette demande a été refusée après {MAX_TRIES} codes itsme erronés : ce lien ne sert plus. "
-               "Recommencez la connexion sur l'ordinateur.",
+    "approved": _l("Cette demande a déjà été confirmée : ce lien ne sert plus."),
+    "rejected": _l("Vous avez refusé cette demande : ce lien ne sert plus."),
+    "expired": _l("Cette demande a expiré (3 minutes) : ce lien ne sert plus. "
+                  "Recommencez la connexion sur l'ordinateur."),
+    "refused": _l("Cette demande a été refusée après %(max)d codes itsme erronés : ce lien ne sert plus. "
+                  "Recommencez la connexion sur l'ordinateur.", max=MAX_TRIES),
 }
 
 
@@ -533,10 +550,10 @@ def telephone(token: str):
     auth = db.scalars(select(ItsmeAuthorization).where(
         ItsmeAuthorization.phone_link_digest == link_digest(token))).first() if LINK_FORMAT.fullmatch(token) else None
     if auth is None:
-        raise UserError(LINK_DEAD, code=404, title="itsme")
+        raise UserError(str(LINK_DEAD), code=404, title="itsme")
     _expire_if_due(db, auth)
     if auth.status != "pending":
-        raise UserError(ANSWERED.get(auth.status, "Cette demande itsme est terminée : ce lien ne sert plus."),
+        raise UserError(ANSWERED.get(auth.status, _("Cette demande itsme est terminée : ce lien ne sert plus.")),
                         code=410, title="itsme")
     form = PhoneForm()
     message, error, status = None, None, 200
@@ -544,28 +561,28 @@ def telephone(token: str):
     if form.validate_on_submit():
         if "reject" in request.form:
             if reject(db, request_id):
-                message = "Vous avez refusé la demande. Vous pouvez fermer cet écran."
+                message = _("Vous avez refusé la demande. Vous pouvez fermer cet écran.")
             else:
-                error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
+                error, status = _("Cette demande a expiré ou a déjà reçu une réponse."), 409
         elif not CODE_FORMAT.match(form.code.data or ""):
             error, status = CODE_TOO_LONG, 400
         else:
             answer = confirm(db, request_id, form.code.data)
             if answer.outcome == "approved":
-                message = "Confirmé. Vous pouvez retourner sur votre ordinateur."
+                message = _("Confirmé. Vous pouvez retourner sur votre ordinateur.")
             elif answer.outcome == "wrong":
-                error, status = (f"Code itsme erroné. Il vous reste {answer.left} essai"
-                                 f"{'s' if answer.left > 1 else ''}."), 400
+                error, status = ngettext("Code itsme erroné. Il vous reste %(num)d essai.",
+                                         "Code itsme erroné. Il vous reste %(num)d essais.", answer.left), 400
             elif answer.outcome == "refused":
-                error, status = (f"Code itsme erroné pour la {MAX_TRIES}e fois : la demande est refusée. "
-                                 "Recommencez la connexion sur l'ordinateur."), 429
+                error, status = _("Code itsme erroné pour la %(max)de fois : la demande est refusée. "
+                                   "Recommencez la connexion sur l'ordinateur.", max=MAX_TRIES), 429
             else:
-                error, status = "Cette demande a expiré ou a déjà reçu une réponse.", 409
+                error, status = _("Cette demande a expiré ou a déjà reçu une réponse."), 409
     elif form.is_submitted():
         if "csrf_token" in form.errors:
-            error = "Ce formulaire a expiré. Rechargez l'écran."
+            error = _("Ce formulaire a expiré. Rechargez l'écran.")
         else:
-            error = " ".join(e for errs in form.errors.values() for e in errs)
+            error = " ".join(str(e) for errs in form.errors.values() for e in errs)
         status = 400
     db.refresh(auth)
     return render_template("idp_csam/itsme/phone.html", phone=_mask(auth.phone), auth=auth,
@@ -577,9 +594,9 @@ def telephone(token: str):
 def phone(number: str):  # the number is deliberately not looked at
     """Gone: pending requests are not listed by phone number (anyone knowing a
     number could see them and guess the code). The same answer for every number."""
-    raise UserError("Les demandes itsme en attente ne sont pas affichées par numéro de téléphone. "
-                    "Ouvrez sur le téléphone le lien (ou scannez le code QR) que montre la page d'attente "
-                    "de l'ordinateur qui a commencé la connexion.", code=404, title="itsme")
+    raise UserError(_("Les demandes itsme en attente ne sont pas affichées par numéro de téléphone. "
+                      "Ouvrez sur le téléphone le lien (ou scannez le code QR) que montre la page d'attente "
+                      "de l'ordinateur qui a commencé la connexion."), code=404, title="itsme")
 
 
 @bp.get("/creer-un-compte")
@@ -589,7 +606,7 @@ def create_account():
 
 # -- token and userinfo --------------------------------------------------------------
 
-def authenticate_client(db: Session, form) -> Client:  # noqa: ANN001 - MultiDict
+def authenticate_client(db: Session, form) -> Client:
     """private_key_jwt: an RS256 assertion by the client, aud = the token
     endpoint, short-lived, its jti used once."""
     if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
@@ -613,7 +630,7 @@ def authenticate_client(db: Session, form) -> Client:  # noqa: ANN001 - MultiDic
         raise OAuthError("invalid_client", "client assertion without jti", 401)
     if db.get(ItsmeAssertionJti, jti) is not None:
         raise OAuthError("invalid_client", "client assertion replayed (jti already used)", 401)
-    db.add(ItsmeAssertionJti(jti=jti, expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)
+    db.add(ItsmeAssertionJti(jti=jti, expires_at=datetime.fromtimestamp(claims["exp"], UTC)
                              .replace(tzinfo=None)))
     return client
 

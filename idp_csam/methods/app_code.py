@@ -23,6 +23,8 @@ from fedsim.db import Database
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
 from idp_csam.fields import CODE_MAX, PASSWORD_MAX, USERNAME_MAX, MaxLength
+from idp_csam.i18n import N_, ngettext
+from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base
@@ -74,9 +76,9 @@ class CodeRefused(Exception):
         self.message = message
 
 
-WRONG_FORMAT = "Le code de sécurité se compose de 6 chiffres : tapez-le tel qu'il s'affiche dans l'application."
-WRONG_CODE = "Code de sécurité incorrect. Vérifiez l'heure de votre téléphone et tapez le code affiché maintenant."
-REUSED = "Ce code de sécurité a déjà été utilisé. Attendez le code suivant dans l'application."
+WRONG_FORMAT = N_("Le code de sécurité se compose de 6 chiffres : tapez-le tel qu'il s'affiche dans l'application.")
+WRONG_CODE = N_("Code de sécurité incorrect. Vérifiez l'heure de votre téléphone et tapez le code affiché maintenant.")
+REUSED = N_("Ce code de sécurité a déjà été utilisé. Attendez le code suivant dans l'application.")
 
 
 def check_code(secret: str, code: str, last_step: int | None, at: datetime | None = None) -> int:
@@ -85,14 +87,14 @@ def check_code(secret: str, code: str, last_step: int | None, at: datetime | Non
     at = at or clock.now()
     code = "".join((code or "").split())
     if len(code) != 6 or not code.isdigit():
-        raise CodeRefused(WRONG_FORMAT)
+        raise CodeRefused(_(WRONG_FORMAT))
     totp = pyotp.TOTP(secret)
     if not totp.verify(code, for_time=at, valid_window=1):
-        raise CodeRefused(WRONG_CODE)
+        raise CodeRefused(_(WRONG_CODE))
     step = next(totp.timecode(at + timedelta(seconds=d * totp.interval)) for d in (0, -1, 1)
                 if totp.at(at + timedelta(seconds=d * totp.interval)) == code)
     if last_step is not None and step <= last_step:
-        raise CodeRefused(REUSED)
+        raise CodeRefused(_(REUSED))
     return step
 
 
@@ -101,18 +103,18 @@ def provisioning_uri(key: AppCodeKey) -> str:
 
 
 def qr_svg(uri: str) -> Markup:
-    return Markup(segno.make(uri, error="m").svg_inline(scale=5, title="Code QR à scanner avec l'application"))
+    return Markup(segno.make(uri, error="m").svg_inline(scale=5, title=_("Code QR à scanner avec l'application")))
 
 
 class PasswordForm(FlaskForm):
-    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur."),
+    username = StringField(_l("Nom d'utilisateur"), validators=[InputRequired(_l("Tapez votre nom d'utilisateur.")),
                                                             MaxLength(USERNAME_MAX)])
-    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe."),
+    password = PasswordField(_l("Mot de passe"), validators=[InputRequired(_l("Tapez votre mot de passe.")),
                                                          MaxLength(PASSWORD_MAX)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code de sécurité", validators=[InputRequired("Tapez le code de sécurité."), MaxLength(CODE_MAX)])
+    code = StringField(_l("Code de sécurité"), validators=[InputRequired(_l("Tapez le code de sécurité.")), MaxLength(CODE_MAX)])
 
 
 @dataclass
@@ -132,7 +134,7 @@ class Login:
 
 
 def _errors(form: FlaskForm) -> str:
-    return " ".join(e for errs in form.errors.values() for e in errs)
+    return " ".join(str(e) for errs in form.errors.values() for e in errs)
 
 
 def _max_tries() -> int:
@@ -193,7 +195,8 @@ def attempt(db: Session, login: Login, key: AppCodeKey, code: str, max_tries: in
         step = check_code(key.secret, code, key.last_step)
     except CodeRefused as refused:
         left = max_tries - db.scalar(select(AppCodeLogin.tries).where(AppCodeLogin.id == login.id))
-        return Refusal(f"{refused.message} Il vous reste {left} essai{'s' if left > 1 else ''}.", left)
+        return Refusal(f"{refused.message} " + ngettext("Il vous reste %(num)d essai.", "Il vous reste %(num)d essais.",
+                                                        left), left)
     spent = db.execute(update(AppCodeKey).where(
         AppCodeKey.username == key.username, or_(AppCodeKey.last_step.is_(None), AppCodeKey.last_step < step),
     ).values(confirmed=True, last_step=step).execution_options(synchronize_session=False)).rowcount == 1
@@ -203,7 +206,8 @@ def attempt(db: Session, login: Login, key: AppCodeKey, code: str, max_tries: in
     db.refresh(key)
     if not spent:
         left = max_tries - db.scalar(select(AppCodeLogin.tries).where(AppCodeLogin.id == login.id))
-        return Refusal(f"{REUSED} Il vous reste {left} essai{'s' if left > 1 else ''}.", left)
+        return Refusal(f"{_(REUSED)} " + ngettext("Il vous reste %(num)d essai.", "Il vous reste %(num)d essais.", left),
+                       left)
     return None
 
 

@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import String, delete
@@ -62,9 +71,21 @@ def _verifier() -> CardVerifier:
     return current_app.extensions["idp_csam.card_verifier"]
 
 
-def _card_choices(form: PinForm | PukForm) -> None:
-    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — " + gettext("carte %(number)s", number=c.number))
-                         for c in _reader().cards(Database.session())]
+def _card_choices(form: PinForm | PukForm) -> list[str]:
+    """Fill the reader's list; returns the numbers of the cards that can sign in
+    (not blocked, not revoked, certificate not expired), in list order."""
+    cards = _reader().cards(Database.session())
+    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — "
+                                      + gettext("carte %(number)s", number=c.number)) for c in cards]
+    return [c.number for c in cards if _usable(c)]
+
+
+def _usable(card) -> bool:
+    if card.is_blocked or card.revoked_at is not None:
+        return False
+    pki = _reader().pki
+    chip = pki.chip(card.number) if pki is not None else None
+    return chip is None or chip.certificate.not_valid_after_utc >= clock.now()
 
 
 def _software_missing() -> bool:
@@ -90,7 +111,7 @@ def _spend(nonce: str, expires: datetime) -> bool:
     if db.get(SpentChallenge, key) is not None:
         db.commit()
         return False
-    db.add(SpentChallenge(nonce_hash=key, expires_at=expires.astimezone(timezone.utc).replace(tzinfo=None)))
+    db.add(SpentChallenge(nonce_hash=key, expires_at=expires.astimezone(UTC).replace(tzinfo=None)))
     try:
         db.commit()
     except IntegrityError:  # presented twice at the same moment
@@ -128,7 +149,9 @@ def start():
     if _software_missing():
         return render_template("idp_csam/eid/install.html")
     form = PinForm()
-    _card_choices(form)
+    usable = _card_choices(form)
+    if not form.is_submitted():  # preselect a card that can sign in, never an expired one
+        form.card.data = usable[0] if usable else ""
     error, status, unblock = None, 200, None
     if form.is_submitted():
         challenge = _take_challenge()
@@ -144,7 +167,7 @@ def start():
             else:
                 # Recorded only now, so refused attempts store nothing; two
                 # requests racing with one challenge cannot both log in.
-                if _spend(challenge.hex(), datetime.now(timezone.utc) + CHALLENGE_LIFETIME):
+                if _spend(challenge.hex(), datetime.now(UTC) + CHALLENGE_LIFETIME):
                     return authn.complete(nrn, METHOD)
                 error, status = gettext("La lecture de la carte eID a déjà servi : recommencez l'identification."), 400
     _new_challenge()

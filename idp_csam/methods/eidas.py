@@ -37,7 +37,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -53,6 +61,7 @@ from fedsim.web import UserError, metadata_response
 from idp_csam import authn
 from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
 from idp_csam.fields import RELAY_STATE_MAX, form_value
+from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Citizen
@@ -75,10 +84,10 @@ def fas_level(loa: str | None) -> str:
     if loa in LEVELS:
         return LEVELS[loa]
     if loa == LOA_LOW:
-        raise LevelRefused("Votre identification électronique a le niveau de garantie eIDAS « faible » (low) : "
+        raise LevelRefused(_("Votre identification électronique a le niveau de garantie eIDAS « faible » (low) : "
                            "CSAM exige au moins le niveau « substantiel ». Utilisez un moyen d'identification "
-                           "de niveau substantiel ou élevé de votre pays.")
-    raise LevelRefused(f"Niveau de garantie eIDAS inconnu : {loa!r}.")
+                           "de niveau substantiel ou élevé de votre pays."))
+    raise LevelRefused(_("Niveau de garantie eIDAS inconnu : %(loa)s.", loa=repr(loa)))
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ class Countries:
         return None, False
 
     def name(self, code: str) -> str:
-        country, _ = self.find(code)
+        country, _recognised = self.find(code)
         return country.name if country else code
 
     @property
@@ -146,8 +155,8 @@ def choose():
         return render_template("idp_csam/eidas/countries.html", countries=known)
     country, recognised = known.find(code)
     if country is None:
-        raise UserError(f"Pays inconnu : « {code[:10]} » ne figure pas dans la liste des pays proposés.",
-                        code=404, title="Pays inconnu")
+        raise UserError(_("Pays inconnu : « %(code)s » ne figure pas dans la liste des pays proposés.",
+                          code=code[:10]), code=404, title=_("Pays inconnu"))
     if not recognised:
         guide = current_app.config["FEDSIM_SETTINGS"].base_url("monespace") + "/centre-aide/guide?etranger=1"
         return render_template("idp_csam/eidas/not_recognised.html", country=country, guide=guide)
@@ -193,17 +202,18 @@ def check(login: SamlLogin, country: str) -> None:
     fas_level(login.authn_context)
     missing = [name for name, required in EIDAS_ATTRIBUTES.items() if required and not login.first(name)]
     if missing:
-        raise ValueError(f"Le nœud eIDAS n'a pas transmis les attributs obligatoires : {', '.join(missing)}.")
+        raise ValueError(_("Le nœud eIDAS n'a pas transmis les attributs obligatoires : %(names)s.",
+                           names=", ".join(missing)))
     match = _PERSON_IDENTIFIER.match(login.first("PersonIdentifier"))
     if match is None:
-        raise ValueError("PersonIdentifier eIDAS invalide : le format attendu est <pays>/BE/<identifiant>.")
+        raise ValueError(_("PersonIdentifier eIDAS invalide : le format attendu est <pays>/BE/<identifiant>."))
     if match.group(1) != country:
-        raise ValueError(f"PersonIdentifier émis par le pays {match.group(1)}, alors que la connexion a été "
-                         f"demandée au nœud du pays {country or '?'}.")
+        raise ValueError(_("PersonIdentifier émis par le pays %(issuer)s, alors que la connexion a été "
+                           "demandée au nœud du pays %(country)s.", issuer=match.group(1), country=country or "?"))
     try:
         date.fromisoformat(login.first("DateOfBirth"))
     except ValueError:
-        raise ValueError("DateOfBirth eIDAS invalide : le format attendu est AAAA-MM-JJ.") from None
+        raise ValueError(_("DateOfBirth eIDAS invalide : le format attendu est AAAA-MM-JJ.")) from None
 
 
 def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
@@ -222,7 +232,7 @@ def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
         if db.get(Citizen, number) is None:
             break
     else:
-        raise UserError("Aucun numéro BIS libre pour cette date de naissance.", code=409)
+        raise UserError(_("Aucun numéro BIS libre pour cette date de naissance."), code=409)
     citizen = Citizen(nrn=number, persona_id=key, given_name=login.first("CurrentGivenName"),
                       surname=login.first("CurrentFamilyName"), email="", language="fr",
                       fedid=hashlib.sha256(b"fedid:" + digest.encode()).hexdigest()[:32])
@@ -240,4 +250,4 @@ METHOD = Method(code="eidas", group="europe",
                 level=LEVEL400, blueprint=bp, entry="eidas.choose",
                 extra_links=((_l("Liste des pays reconnus"), "eidas.recognised"),))
 
-__all__ = ["METHOD", "LEVELS", "LOA_LABELS", "fas_level", "check", "citizen_for", "countries", "build"]
+__all__ = ["LEVELS", "LOA_LABELS", "METHOD", "build", "check", "citizen_for", "countries", "fas_level"]

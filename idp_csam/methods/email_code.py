@@ -33,6 +33,8 @@ from fedsim.purge import GRACE
 from idp_csam import authn
 from idp_csam.credentials import PasswordRefused
 from idp_csam.fields import CODE_MAX, PASSWORD_MAX, USERNAME_MAX, MaxLength
+from idp_csam.i18n import N_, ngettext
+from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
 from idp_csam.models import Base, Citizen
@@ -40,7 +42,7 @@ from idp_csam.models import Base, Citizen
 bp = Blueprint("email_code", __name__)
 
 SESSION_KEY = "email_code_challenge"
-SUBJECT = "CSAM — votre code de sécurité"
+SUBJECT = N_("CSAM — votre code de sécurité")
 TITLE = _l("IDENTIFICATION avec un code de sécurité envoyé par e-mail")
 
 
@@ -101,7 +103,7 @@ def send_code(db: Session, citizen: Citizen) -> EmailCodeChallenge:
     minutes = int(current_app.config["EMAIL_CODE_LIFETIME"].total_seconds() // 60)
     text = render_template("idp_csam/email_code/mail.txt", citizen=citizen, code=code, minutes=minutes)
     html = render_template("idp_csam/email_code/mail.html", citizen=citizen, code=code, minutes=minutes)
-    mailer().send(citizen.email, SUBJECT, text, html)  # MailNotSent: nothing committed
+    mailer().send(citizen.email, _(SUBJECT), text, html)  # MailNotSent: nothing committed
     db.commit()
     session[SESSION_KEY] = challenge.id
     return challenge
@@ -121,22 +123,23 @@ def check_challenge(db: Session, challenge: EmailCodeChallenge | None, typed: st
     """Each guess first claims one of the ``EMAIL_CODE_MAX_ATTEMPTS`` tries in
     the database (``fedsim.attempts``), so guesses sent at once cannot check
     more codes than the limit; the single use is claimed the same way."""
-    resend = "Cliquez sur « Renvoyer le code » pour en recevoir un nouveau."
-    used = CodeRefused("Ce code de sécurité a déjà été utilisé : il ne sert qu'une fois. Identifiez-vous "
-                       "à nouveau avec votre nom d'utilisateur et votre mot de passe.", 409)
+    resend = _("Cliquez sur « Renvoyer le code » pour en recevoir un nouveau.")
+    used = CodeRefused(_("Ce code de sécurité a déjà été utilisé : il ne sert qu'une fois. Identifiez-vous "
+                       "à nouveau avec votre nom d'utilisateur et votre mot de passe."), 409)
     if challenge is None:
-        raise CodeRefused("Aucun code de sécurité n'est en attente pour cette connexion : identifiez-vous "
-                          "d'abord avec votre nom d'utilisateur et votre mot de passe.", 409)
+        raise CodeRefused(_("Aucun code de sécurité n'est en attente pour cette connexion : identifiez-vous "
+                          "d'abord avec votre nom d'utilisateur et votre mot de passe."), 409)
     if challenge.used_at is not None:
         raise used
     max_attempts = current_app.config["EMAIL_CODE_MAX_ATTEMPTS"]
-    too_many = CodeRefused(f"Trop d'essais erronés ({max_attempts}) : ce code de sécurité n'est plus valable. "
-                           + resend, 429)
+    too_many = CodeRefused(_("Trop d'essais erronés (%(max)d) : ce code de sécurité n'est plus valable. ",
+                             max=max_attempts) + resend, 429)
     if challenge.attempts >= max_attempts:
         raise too_many
     if challenge.expires_at <= clock.naive_utc_now():
         minutes = int(current_app.config["EMAIL_CODE_LIFETIME"].total_seconds() // 60)
-        raise CodeRefused(f"Ce code de sécurité a expiré (il est valable {minutes} minutes). " + resend, 410)
+        raise CodeRefused(_("Ce code de sécurité a expiré (il est valable %(minutes)d minutes). ", minutes=minutes)
+                          + resend, 410)
     if not attempts.claim(db, EmailCodeChallenge.attempts, max_attempts, EmailCodeChallenge.id == challenge.id,
                           EmailCodeChallenge.used_at.is_(None)):
         db.refresh(challenge)
@@ -146,10 +149,11 @@ def check_challenge(db: Session, challenge: EmailCodeChallenge | None, typed: st
     if not hmac.compare_digest(challenge.code_digest, _digest(challenge.id, code)):
         left = max_attempts - challenge.attempts
         if left <= 0:
-            raise CodeRefused(f"Code de sécurité incorrect. Trop d'essais erronés ({max_attempts}) : ce code "
-                              "n'est plus valable. " + resend, 429)
-        return_hint = " Utilisez le code du dernier e-mail reçu." if _was_replaced(db, challenge) else ""
-        raise CodeRefused(f"Code de sécurité incorrect. Il vous reste {_plural(left)}.{return_hint}")
+            raise CodeRefused(_("Code de sécurité incorrect. Trop d'essais erronés (%(max)d) : ce code "
+                                "n'est plus valable. ", max=max_attempts) + resend, 429)
+        return_hint = _(" Utilisez le code du dernier e-mail reçu.") if _was_replaced(db, challenge) else ""
+        raise CodeRefused(ngettext("Code de sécurité incorrect. Il vous reste %(num)d essai.",
+                                    "Code de sécurité incorrect. Il vous reste %(num)d essais.", left) + return_hint)
     spent = db.execute(update(EmailCodeChallenge).where(
         EmailCodeChallenge.id == challenge.id, EmailCodeChallenge.used_at.is_(None),
     ).values(used_at=clock.naive_utc_now()).execution_options(synchronize_session=False)).rowcount == 1
@@ -169,15 +173,15 @@ def _was_replaced(db: Session, challenge: EmailCodeChallenge) -> bool:
 
 
 class PasswordForm(FlaskForm):
-    username = StringField("Nom d'utilisateur", validators=[InputRequired("Tapez votre nom d'utilisateur."),
+    username = StringField(_l("Nom d'utilisateur"), validators=[InputRequired(_l("Tapez votre nom d'utilisateur.")),
                                                             MaxLength(USERNAME_MAX)])
-    password = PasswordField("Mot de passe", validators=[InputRequired("Tapez votre mot de passe."),
+    password = PasswordField(_l("Mot de passe"), validators=[InputRequired(_l("Tapez votre mot de passe.")),
                                                          MaxLength(PASSWORD_MAX)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code de sécurité",
-                       validators=[InputRequired("Tapez le code de sécurité reçu par e-mail."), MaxLength(CODE_MAX)])
+    code = StringField(_l("Code de sécurité"),
+                       validators=[InputRequired(_l("Tapez le code de sécurité reçu par e-mail.")), MaxLength(CODE_MAX)])
 
 
 class ResendForm(FlaskForm):
@@ -185,7 +189,7 @@ class ResendForm(FlaskForm):
 
 
 def _errors(form: FlaskForm) -> str:
-    return " ".join(e for errs in form.errors.values() for e in errs)
+    return " ".join(str(e) for errs in form.errors.values() for e in errs)
 
 
 @bp.route("/email-code", methods=["GET", "POST"])
@@ -244,26 +248,26 @@ def resend():
         return redirect(url_for("email_code.code"))
     challenge = _current(db)
     if challenge is None or challenge.used_at is not None:
-        message = ("Aucune connexion par code de sécurité n'est en cours : identifiez-vous d'abord avec votre "
-                   "nom d'utilisateur et votre mot de passe.")
+        message = (_("Aucune connexion par code de sécurité n'est en cours : identifiez-vous d'abord avec votre "
+                   "nom d'utilisateur et votre mot de passe."))
         return render_template("idp_csam/email_code/password.html", form=PasswordForm(formdata=None),
                                error=message, title=TITLE), 409
     wait = challenge.created_at + current_app.config["EMAIL_CODE_RESEND_DELAY"] - clock.naive_utc_now()
     if wait.total_seconds() > 0:
         seconds = int(wait.total_seconds()) + 1
-        message = (f"Un code vient d'être envoyé : vous pourrez en demander un nouveau dans {seconds} "
-                   "secondes. Vérifiez aussi vos courriers indésirables.")
+        message = _("Un code vient d'être envoyé : vous pourrez en demander un nouveau dans %(seconds)d "
+                    "secondes. Vérifiez aussi vos courriers indésirables.", seconds=seconds)
         email = _masked(db.get(Citizen, challenge.nrn).email)
         return render_template("idp_csam/email_code/code.html", form=CodeForm(formdata=None), resend=form,
                                error=message, email=email, title=TITLE, notice=None), 429
     send_code(db, db.get(Citizen, challenge.nrn))
-    session["email_code_notice"] = ("Un nouveau code de sécurité vous a été envoyé ; "
-                                    "le précédent n'est plus valable.")
+    session["email_code_notice"] = (_("Un nouveau code de sécurité vous a été envoyé ; "
+                                    "le précédent n'est plus valable."))
     return redirect(url_for("email_code.code"))
 
 
 def _masked(email: str) -> str:
-    local, _, domain = email.partition("@")
+    local, _at, domain = email.partition("@")
     return f"{local[:2]}{'•' * max(len(local) - 2, 1)}@{domain}"
 
 
