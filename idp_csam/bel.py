@@ -357,8 +357,9 @@ def choose_key(token: str):
             db.commit()
             session.pop(SESSION_KEY, None)
             citizen = db.get(Citizen, registration.nrn)
+            portal = current_app.config["FEDSIM_SETTINGS"].base_url("monespace") + "/"
             return render_template("idp_csam/bel/activated.html", citizen=citizen, username=username,
-                                   bis=nrn.parse(citizen.nrn).formatted, method=EMAIL_CODE)
+                                   bis=nrn.parse(citizen.nrn).formatted, method=EMAIL_CODE, portal=portal)
     elif form.is_submitted():
         error = " ".join(str(e) for errs in form.errors.values() for e in errs)
     return render_template("idp_csam/bel/choose_key.html", form=form, error=error,

@@ -221,8 +221,6 @@ def test_account_creation_pages_fit_and_pass_axe(served, page: Page) -> None:
     check_page(page)
 
 
-@pytest.mark.xfail(reason="G20: CSAM's « Votre clé numérique est activée » (idp_csam/templates/idp_csam/bel/"
-                          "activated.html) has no next step yet; CSAM is another helper's", strict=False)
 def test_g20_activated_digital_key_leads_on_to_mon_espace(served, page: Page) -> None:
     urls = served.urls
     page.goto(urls["idp_csam"] + "/bel/")
