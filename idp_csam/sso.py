@@ -65,12 +65,13 @@ def metadata():
 def single_sign_on():
     idp = _idp()
     info = idp.parse_redirect(request.query_string.decode("latin-1"))
+    key = idp.remember(Database.session(), info)  # records its ID first: a replay is refused, even of a refused one
     refused = idp.refuse_policy(info)  # InvalidNameIDPolicy
     if refused is not None:
         return post_form(refused)
     if not any(meets(level, info) for level in _levels()):
         return _no_authn_context(info)
-    session["pending_authn"] = idp.remember(Database.session(), info)
+    session["pending_authn"] = key
     return redirect(url_for("sso.answer"))
 
 

@@ -53,10 +53,11 @@ def metadata():
 @bp.get("/sso")
 def single_sign_on():
     info = _idp().parse_redirect(request.query_string.decode("latin-1"))
+    key = _idp().remember(Database.session(), info)  # records its ID first: a replay is refused, even of a refused one
     refused = _idp().refuse_policy(info)  # InvalidNameIDPolicy
     if refused is not None:
         return post_form(refused)
-    session["cerbere_pending"] = _idp().remember(Database.session(), info)
+    session["cerbere_pending"] = key
     return redirect(url_for("cerbere.answer"))
 
 

@@ -182,6 +182,17 @@ def test_csam_name_id_policy(federation: Federation, csam_browser: Browser, stan
         stand_in.accept()
 
 
+def test_csam_a_request_answered_with_an_error_is_not_answered_twice(csam_browser: Browser, stand_in: DownstreamSP,
+                                                                    jean: Persona) -> None:
+    """The replay cache records a request before any answer, an error one included."""
+    log_in(csam_browser, stand_in, jean)
+    stand_in.accept()
+    url = stand_in.login_url(name_id_policy=NameIDPolicy(format=NAMEID_FORMAT_EMAILADDRESS))
+    assert csam_browser.open(url).url == stand_in.acs_url  # answered InvalidNameIDPolicy
+    page = csam_browser.open(url)
+    assert page.status == 400 and "déjà reçue" in page.text, (page.status, page.text[:300])
+
+
 # -- CSAM: how long the SSO session lasts, and AuthnInstant -------------------------------
 
 
@@ -324,6 +335,16 @@ def test_cerbere_name_id_policy(federation: Federation, browser: Browser, labo: 
     assert INVALID_NAME_ID_POLICY in status(last_answer(labo))
     with pytest.raises(NameIdPolicyRefused):
         labo.accept()
+
+
+def test_cerbere_a_request_answered_with_an_error_is_not_answered_twice(federation: Federation, browser: Browser,
+                                                                       labo: DownstreamSP, jean: Persona) -> None:
+    log_into_monespace(browser, federation, jean)
+    url = labo.login_url(name_id_policy=NameIDPolicy(format=NAMEID_FORMAT_EMAILADDRESS))
+    browser.open(url)
+    assert INVALID_NAME_ID_POLICY in status(last_answer(labo))
+    page = browser.open(url)
+    assert page.status == 400 and "déjà reçue" in page.text, (page.status, page.text[:300])
 
 
 # -- the signature of the query string as sent ------------------------------------------------
