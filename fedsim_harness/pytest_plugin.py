@@ -116,10 +116,40 @@ def _in_process(config: pytest.Config):  # noqa: ANN202 - fedsim_harness.stack.F
 
         root = Path(tempfile.mkdtemp(prefix="fedsim-pytest-"))
         config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
-        federation = start_in_process(root)
+        federation = start_in_process(root, overrides=_database_overrides(config))
         config.stash[_IN_PROCESS] = federation
         config.add_cleanup(federation.close)
     return config.stash[_IN_PROCESS]
+
+
+def _database_overrides(config: pytest.Config) -> dict[str, dict]:
+    """The apps' databases: SQLite files under the federation's folder, or
+    with FEDSIM_TEST_DATABASE=postgresql new PostgreSQL databases, one per
+    app, dropped at the end (fedsim_harness.databases). Only this federation
+    uses them: one a test builds itself (other keys, other folders) keeps
+    its own SQLite files, as before."""
+    from fedsim_harness import databases
+
+    if databases.chosen() != "postgresql":
+        return {}
+    # pooled connections of federations tests build and never dispose are
+    # closed when the process ends: no failure
+    config.addinivalue_line("filterwarnings", "ignore:Exception ignored in. <function BaseConnection.__del__"
+                                              ":pytest.PytestUnraisableExceptionWarning")
+    server = databases.PostgresDatabases()
+    config.add_cleanup(server.drop_all)  # after federation.close (cleanups run last first)
+    config.add_cleanup(lambda: _dispose_engines(config))
+    return {name: {"DATABASE_URL": server.create(name)} for name in databases.URL_VARIABLES}
+
+
+def _dispose_engines(config: pytest.Config) -> None:
+    """Close the apps' pooled connections before their databases are dropped
+    (psycopg warns about a connection left open)."""
+    from fedsim.db import Database
+
+    federation = config.stash.get(_IN_PROCESS, None)
+    for app in federation.apps.values() if federation is not None else ():
+        Database.factory(app).kw["bind"].dispose()
 
 
 @pytest.fixture

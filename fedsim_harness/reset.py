@@ -6,7 +6,8 @@ copies every row of every table of every database (the three apps' and the
 mailbox's), through SQLAlchemy Core on reflected tables, so any SQLAlchemy
 URL works (SQLite, PostgreSQL). :meth:`FederationSnapshot.restore` then runs
 one transaction per database: delete every row, children first, and insert
-the copied rows back, parents first. Personas, cards, PINs, accounts, mail,
+the copied rows back, parents first (on PostgreSQL, JSON goes back through a
+cast and each table's sequence restarts after its restored rows). Personas, cards, PINs, accounts, mail,
 server-side sessions and SAML state (pending requests, replay caches) all
 live in those tables.
 
@@ -40,8 +41,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import JSON, Column, MetaData, Table, Text, cast, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, Text, TypeDecorator, cast, func, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.orm import sessionmaker
 
 from fedsim.db import Database
@@ -60,6 +62,33 @@ def _as_text(column: Column) -> bool:
     return isinstance(column.type, JSON)
 
 
+class _JsonText(TypeDecorator):
+    """JSON text written back into a PostgreSQL json/jsonb column, which
+    takes no text without a cast (SQLite stores JSON as text anyway)."""
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, target: TypeEngine) -> None:
+        super().__init__()
+        self.target = target
+
+    def bind_expression(self, bindvalue):  # noqa: ANN001, ANN201 - SQLAlchemy's hook
+        return cast(bindvalue, self.target)
+
+
+def _writer_type(column: Column, dialect: str) -> TypeEngine:
+    if not _as_text(column):
+        return column.type
+    return _JsonText(column.type) if dialect == "postgresql" else Text()
+
+
+def _serial_columns(table: Table) -> list[Column]:
+    """The integer primary key a PostgreSQL sequence numbers, if any."""
+    key = list(table.primary_key.columns)
+    return key if len(key) == 1 and isinstance(key[0].type, Integer) and key[0].autoincrement in (True, "auto") \
+        else []
+
+
 @dataclass(frozen=True)
 class DatabaseSnapshot:
     """Every row of every table of one database."""
@@ -75,7 +104,8 @@ class DatabaseSnapshot:
         kept = set(keep)
         tables = tuple(t for t in reflected.sorted_tables if t.name not in kept)
         plain = MetaData()
-        writers = tuple(Table(t.name, plain, *(Column(c.name, Text if _as_text(c) else c.type, key=c.key)
+        dialect = engine.dialect.name
+        writers = tuple(Table(t.name, plain, *(Column(c.name, _writer_type(c, dialect), key=c.key)
                                                  for c in t.columns), schema=t.schema) for t in tables)
         rows = {}
         with engine.connect() as connection:
@@ -93,6 +123,21 @@ class DatabaseSnapshot:
             for writer in self.writers:
                 if self.rows[writer.name]:
                     connection.execute(insert(writer), list(self.rows[writer.name]))
+            if connection.dialect.name == "postgresql":
+                self._restart_sequences(connection)
+
+    def _restart_sequences(self, connection: Connection) -> None:
+        """PostgreSQL's sequences do not go back with the rows (SQLite
+        numbers from the largest key): put each back after the restored
+        rows, so that a reset federation numbers new rows as a new one."""
+        for table in self.tables:
+            for column in _serial_columns(table):
+                name = table.name if table.schema is None else f"{table.schema}.{table.name}"
+                sequence = connection.execute(select(func.pg_get_serial_sequence(name, column.name))).scalar()
+                if sequence is None:
+                    continue
+                largest = max((row[column.name] for row in self.rows[table.name]), default=None)
+                connection.execute(select(func.setval(sequence, largest or 1, largest is not None)))
 
 
 def _engine(factory: sessionmaker) -> Engine:

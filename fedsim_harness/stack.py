@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
 from fedsim import trust
-from fedsim.db import make_engine
+from fedsim.db import make_engine, migrate, migrations_of
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
@@ -27,7 +27,7 @@ APP_NAMES = ("monespace", "idp_csam", "modigia_sp")
 def mailbox_sessions(settings: Settings, url: str | None = None) -> sessionmaker:
     url = url or f"sqlite:///{settings.instance_dir / 'mailbox' / 'mailbox.sqlite3'}"
     engine = make_engine(url)
-    MailboxBase.metadata.create_all(engine)
+    migrate(engine, migrations_of("fedsim.mailbox"), [MailboxBase.metadata])
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -103,8 +103,10 @@ class AccountService:
     def resend(self, db: Session, email: str) -> None:
         """Send new links to a pending account with this address, if any.
         Says nothing either way, so addresses cannot be probed."""
+        # the account row locked until commit: resends at once replace the
+        # links one after the other (PostgreSQL; SQLite's write lock does it)
         account = db.scalars(select(Account).where(
-            Account.email == email.strip(), Account.status == "pending")).first()
+            Account.email == email.strip(), Account.status == "pending").with_for_update()).first()
         if account is not None:
             urls = self._new_links(db, account)
             db.commit()

@@ -379,7 +379,8 @@ def test_wrong_pins_count_down_then_block_the_card_for_good(federation: Federati
     assert page.status == 200 and "Message SAML refusé" not in page.text
 
     # a new CSAM (a restart) on the same database: still blocked
-    restarted = idp_csam.create_app({"FEDSIM_SETTINGS": federation.settings, "TESTING": True})
+    restarted = idp_csam.create_app({"FEDSIM_SETTINGS": federation.settings, "TESTING": True,
+                                     "DATABASE_URL": federation.apps["idp_csam"].config["DATABASE_URL"]})
     assert restarted.config["DATABASE_URL"] == federation.apps["idp_csam"].config["DATABASE_URL"]
     assert _card(federation, number, restarted).is_blocked
     client = Client(restarted)
