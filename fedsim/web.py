@@ -142,6 +142,9 @@ def is_trusted_host(trusted: Iterable[str]) -> bool:
     return host_name(request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")) in names
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def configure_limits(app: Flask) -> None:
     """Request body size (Flask's ``MAX_CONTENT_LENGTH``: 413) and the names
     the app answers for (``FEDSIM_TRUSTED_HOSTS``, any port: else 400; not
@@ -162,6 +165,15 @@ def configure_limits(app: Flask) -> None:
         if not request.query_string.isascii():  # browsers percent-encode; raw bytes would fail to decode
             request.query_string = b""  # the error page (its language, its links) must not read it
             raise UserError("Adresse refusée : l'URL contient un octet non ASCII non encodé.", title="Adresse invalide")
+        # A NUL character is never meaningful in a page's address or a form
+        # field, and PostgreSQL refuses it in a string (a 500, on SQLite a
+        # stored oddity): refused before any view reads it.
+        if "\x00" in request.path or b"%00" in request.query_string:
+            request.query_string = b""
+            raise UserError("Adresse refusée : l'URL contient un caractère nul (%00).", title="Adresse invalide")
+        if request.method == "POST" and request.mimetype in FORM_TYPES and any(
+                "\x00" in value for value in request.form.values()):
+            raise UserError("Formulaire refusé : un champ contient un caractère nul.", title="Formulaire invalide")
 
     app.before_request_funcs.setdefault(None, []).insert(0, _trusted_host_first)
 

@@ -155,3 +155,15 @@ def test_instance_files_are_private(federation: Federation) -> None:
         for database in folder.glob("*.sqlite3*"):
             assert stat.S_IMODE(database.stat().st_mode) & 0o077 == 0, database
     assert list(instance.glob("*/*.sqlite3"))
+
+
+@pytest.mark.parametrize("app", ["idp_csam", "monespace", "modigia_sp"])
+def test_a_nul_character_in_an_address_or_a_form_is_refused(federation, app: str) -> None:  # noqa: ANN001
+    """PostgreSQL refuses NUL in a string: it never reaches a view (it was a 500 there)."""
+    client = Client(federation.apps[app])
+    for path in ("/itsme-op/attente/%00", "/?next=%00", "/x%00y"):
+        answer = client.get(path)
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert "caractère nul" in answer.get_data(as_text=True)
+    answer = client.post("/", data={"field": "a\x00b"})
+    assert answer.status_code == 400 and "caractère nul" in answer.get_data(as_text=True)
