@@ -28,6 +28,7 @@ import random
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import Process
 
@@ -71,7 +72,7 @@ def free_ports(count: int, low: int = 5000, high: int = 5999) -> list[int]:
 PORT_FIELDS = ("monespace_port", "csam_port", "modigia_port", "mailbox_port", "smtp_port")
 
 
-def settings_on_free_ports(root, base: Settings | None = None) -> Settings:  # noqa: ANN001 - a Path
+def settings_on_free_ports(root, base: Settings | None = None) -> Settings:
     """Settings for a federation served under ``root`` (certs, instance) on
     ports free right now, in 5000–5999 (Chromium refuses some others)."""
     return dataclasses.replace(base or Settings(), certs_dir=root / "certs", instance_dir=root / "instance",
@@ -111,8 +112,15 @@ def cannot_listen(exc: OSError, name: str, address: str, port: int) -> CannotLis
                         f"{exc.strerror or exc} — check FEDSIM_BIND ({address!r}).")
 
 
-class QuietHealthHandler(WSGIRequestHandler):
-    """Werkzeug's request handler, without a log line for each healthy ``/health`` poll."""
+class OneRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, one request per connection (HTTP/1.0): a
+    pooled thread is never held by an idle keep-alive connection."""
+    protocol_version = "HTTP/1.0"
+    timeout = 10  # seconds a connection may stay silent (a browser's unused preconnection) before its thread is freed
+
+
+class QuietHealthHandler(OneRequestHandler):
+    """Without a log line for each healthy ``/health`` poll."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if str(code) == "200" and getattr(self, "path", "").partition("?")[0] == "/health":
@@ -120,8 +128,8 @@ class QuietHealthHandler(WSGIRequestHandler):
         super().log_request(code, size)
 
 
-class SilentHandler(WSGIRequestHandler):
-    """Werkzeug's request handler, without a log line per request (errors are still logged)."""
+class SilentHandler(OneRequestHandler):
+    """Without a log line per request (errors are still logged)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
@@ -136,12 +144,31 @@ def federation_checks(apps: dict[str, Flask], smtp_port: int) -> dict[str, healt
 
 
 class FederationServer(ThreadedWSGIServer):
-    """Werkzeug's threaded server (a thread per connection) with a longer
-    listen backlog: Werkzeug's 128 overflows when a few hundred browsers
-    connect at once (benchmarks/stress_journeys.py), and the kernel then
-    drops SYNs — connections that wait a second or more, or fail. The
-    kernel caps it at net.core.somaxconn."""
+    """Werkzeug's threaded server with a bounded pool of threads and a longer
+    listen backlog.
+
+    A thread per connection (Werkzeug's way) let 200 concurrent journeys
+    (benchmarks/stress_journeys.py) run some 800 request threads in one
+    process: a thread holding SQLite's write lock got the GIL about once a
+    second, its transaction lasted 15–20 s, and writers queued behind it
+    failed with « database is locked » after the 30 s busy timeout. With
+    ``max_threads`` per app, the other connections wait their turn (accepted,
+    queued), and the lock holder finishes in milliseconds. Werkzeug's listen
+    backlog of 128 also overflowed (dropped SYNs); the kernel caps it at
+    net.core.somaxconn."""
     request_queue_size = 1024
+    max_threads = 32
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix=f"fedsim-{self.server_address[1]}")
+
+    def process_request(self, request, client_address) -> None:
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def serve(app: Flask, bind: str, name: str, port: int, handler: type[WSGIRequestHandler] = QuietHealthHandler,
@@ -172,7 +199,7 @@ class ServedFederation:
     def urls(self) -> dict[str, str]:
         return {name: self.settings.base_url(name) for name in (*APP_NAMES, "mailbox")}
 
-    def start(self) -> "ServedFederation":
+    def start(self) -> ServedFederation:
         check_ports(self.settings)
         trust.ensure(self.settings)
         sessions = mailbox_sessions(self.settings)

@@ -101,15 +101,21 @@ def test_the_masters_end_when_fedsim_up_is_killed(tmp_path: Path) -> None:
     env = {**os.environ, **ports, "FEDSIM_INSTANCE_DIR": str(tmp_path / "instance"),
            "FEDSIM_CERTS_DIR": str(tmp_path / "certs"), "FEDSIM_WORKERS": "1", "FEDSIM_THREADS": "2"}
     settings = Settings.from_env(env)
-    up = subprocess.Popen([sys.executable, "-m", "fedsim_harness.cli", "up", "--access-log"], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "up.log"
+    with log.open("w") as sink:
+        up = subprocess.Popen([sys.executable, "-m", "fedsim_harness.cli", "up", "--access-log"], cwd=ROOT, env=env,
+                              stdout=sink, stderr=subprocess.STDOUT, text=True)
     try:
         daemon.wait_until_up(settings, timeout=120)
+        deadline = time.monotonic() + 30  # the banner follows the first healthy answer
+        while "Served by" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
         masters = [int(pid_file(settings, name).read_text()) for name in APP_NAMES]
         pids = [pid for master in masters for pid in (master, *children(master))]
         assert len(pids) == 6
         os.kill(up.pid, signal.SIGKILL)
-        output, _ = up.communicate(timeout=10)
+        up.wait(timeout=10)
+        output = log.read_text()
         deadline = time.monotonic() + 20
         while any(daemon.alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -118,4 +124,4 @@ def test_the_masters_end_when_fedsim_up_is_killed(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             up.kill()
-            up.communicate()
+            up.wait()
