@@ -38,7 +38,8 @@ def test_a_new_version_of_one_policy_is_asked_again_and_only_that_one(federation
     # Modigia restarts with the new version published, on the same database.
     federation.apps["modigia_sp"] = modigia_sp.create_app({
         "FEDSIM_SETTINGS": federation.settings, "TESTING": True, "POLICIES_FILE": published,
-        "SMTP_PORT": federation.apps["modigia_sp"].config["SMTP_PORT"]})
+        "SMTP_PORT": federation.apps["modigia_sp"].config["SMTP_PORT"],
+        "DATABASE_URL": federation.apps["modigia_sp"].config["DATABASE_URL"]})
     browser = Browser(WsgiTransport(federation.wsgi_by_netloc()))
     browser.open(federation.urls["modigia_sp"] + "/")
     eid_login(browser, by_id("jean"))

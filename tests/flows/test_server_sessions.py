@@ -224,7 +224,8 @@ def test_rotating_the_cookie_key_keeps_nameids_and_pins(federation: Federation, 
     for name in federation.apps:
         (federation.settings.instance_dir / name / "keys" / "session.key").unlink()
     smtp_port = federation.apps["idp_csam"].config["SMTP_PORT"]
-    rotated = {name: {"TESTING": True, "SECRET_KEY": f"rotated-{name}"} for name in federation.apps}
+    rotated = {name: {"TESTING": True, "SECRET_KEY": f"rotated-{name}", "DATABASE_URL": app.config["DATABASE_URL"]}
+               for name, app in federation.apps.items()}
     federation.apps = create_apps(federation.settings, smtp_port, rotated)
     assert all(app.config["SECRET_KEY"] != old_secrets[name] for name, app in federation.apps.items())
     browser = Browser(WsgiTransport(federation.wsgi_by_netloc()))
