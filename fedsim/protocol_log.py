@@ -11,6 +11,8 @@ which is the cookie, is never logged), or a random id for a request without
 session. ``configure(app)`` (called by ``fedsim.web.configure_shared``) sets
 it on ``flask.g`` for every request and echoes it in ``X-Correlation-Id``.
 The record also carries the fields as ``record.protocol`` (a dict).
+``subscribe(receive)`` gives every step's record to a function (the trainer
+console's live trace, fedsim_harness.trainer).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Callable
 
 from flask import Flask, Response, g, has_request_context, session
 
@@ -79,6 +82,39 @@ def peek(xml: bytes | str | None) -> tuple[str, str]:
     issuer = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?Issuer\b[^>]*>\s*([^<\s]{1,300})\s*<", data)
     return (found.group(1).decode("utf-8", "replace") if found else "",
             issuer.group(1).decode("utf-8", "replace") if issuer else "")
+
+
+_level_before: list[int] = []  # the logger's level before the first subscriber
+
+
+def subscribe(receive: Callable[[logging.LogRecord], None]) -> Callable[[], None]:
+    """Give every protocol step's record to ``receive`` (the trainer
+    console's live trace, fedsim_harness.trainer); returns the function that
+    unsubscribes it. A filter of the logger, not a handler: where the lines
+    went before (handlers, or Python's last resort for refusals) they still
+    go; the logger keeps info lines while someone subscribes."""
+    def _tap(record: logging.LogRecord) -> bool:
+        if hasattr(record, "protocol"):
+            try:
+                receive(record)
+            except Exception:  # a subscriber never breaks a protocol step
+                logging.getLogger(__name__ + ".subscribers").exception("a protocol log subscriber failed")
+        return True
+
+    if not logger.filters:
+        _level_before.append(logger.level)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    logger.addFilter(_tap)
+
+    def unsubscribe() -> None:
+        if _tap not in logger.filters:
+            return
+        logger.removeFilter(_tap)
+        if not logger.filters and _level_before:
+            logger.setLevel(_level_before.pop())
+
+    return unsubscribe
 
 
 def configure(app: Flask) -> None:

@@ -40,7 +40,7 @@ from fedsim import health, trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
-from fedsim_harness import admin, admin_attack, admin_sps, wsgi_server
+from fedsim_harness import admin, admin_attack, admin_sps, trainer, wsgi_server
 from fedsim_harness.daemon import LABELS
 from fedsim_harness.reset import FederationSnapshot
 from fedsim_harness.stack import APP_NAMES, create_apps, mailbox_sessions
@@ -210,6 +210,7 @@ class ServedFederation:
         admin.install(apps["mailbox"], self.reset)  # POST /admin/reset, from this machine only
         admin_sps.install(apps["mailbox"], apps)  # GET/POST /admin/sps, from this machine only
         admin_attack.install(apps["mailbox"], self.settings)  # GET/POST /admin/attack, this machine only
+        trainer.install(apps["mailbox"], self.settings, in_process=self.options.server != "gunicorn")  # /formateur
         health.add_checks(apps["mailbox"], federation_checks(apps, self.settings.smtp_port))
         self.apps = apps
         in_threads = ["mailbox"] if self.options.server == "gunicorn" else list(apps)
