@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, Response, g, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadHost, HTTPException, RequestEntityTooLarge
 
@@ -55,12 +55,26 @@ def safe_next(url: str | None, default: str) -> str:
     return url
 
 
+def translated(text: str, **variables) -> str:
+    """``text`` (French, ``%(name)s`` placeholders) in the page's language
+    where the app translates with Flask-Babel — CSAM, whose catalogues hold
+    these texts (idp_csam/shared_texts.py) — else in French (Mon Espace,
+    Modigia). For the error pages' fixed texts."""
+    if "babel" in current_app.extensions:
+        from flask_babel import gettext
+        return gettext(text, **variables)
+    return text % variables if variables else text
+
+
 def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str | Response, int]:
+    """``title`` and ``message`` as given (translated by their author), the
+    page's own labels with ``translated``."""
     if isinstance(request.routing_exception, BadHost):  # a Host that is no valid name (a label of
         # 64+ characters): Flask has no URL adapter, no URL can be built, so no page with the layout's links
         return Response(f"{title}\n\n{message}\n", mimetype="text/plain"), status
+    labels = {"detail": translated("Détail technique"), "home": translated("Retour à l'accueil")}
     return render_template("fedsim/error.html", title=title, message=message,
-                           detail=detail, status=status), status
+                           detail=detail, status=status, labels=labels), status
 
 
 def post_form(form: PostForm) -> str:
@@ -72,38 +86,42 @@ def configure_errors(app: Flask) -> None:
     @app.errorhandler(SamlRefused)
     def _saml_refused(exc: SamlRefused):  # noqa: ANN202
         log.warning("%s: SAML refused: %s (%s)", app.name, exc.reason, exc.detail)
-        return error_page("Message SAML refusé", exc.reason, 400, exc.detail)
+        return error_page(translated("Message SAML refusé"), exc.reason, 400, exc.detail)
 
     @app.errorhandler(MailNotSent)
     def _mail_not_sent(exc: MailNotSent):  # noqa: ANN202
         log.error("%s: e-mail not sent: %s", app.name, exc)
-        return error_page("E-mail non envoyé", "Le serveur de courrier n'a pas accepté le message ; "
-                          "rien n'a été enregistré. Réessayez dans un instant.", 503, str(exc))
+        return error_page(translated("E-mail non envoyé"),
+                          translated("Le serveur de courrier n'a pas accepté le message ; "
+                                     "rien n'a été enregistré. Réessayez dans un instant."), 503, str(exc))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):  # noqa: ANN202
         log.warning("%s: CSRF refused: %s", app.name, exc.description)
-        return error_page("Formulaire refusé", "Ce formulaire a expiré ou ne vient pas de cette page "
-                          "(jeton anti-falsification absent ou invalide). Rechargez la page et recommencez.",
+        return error_page(translated("Formulaire refusé"),
+                          translated("Ce formulaire a expiré ou ne vient pas de cette page (jeton "
+                                     "anti-falsification absent ou invalide). Rechargez la page et recommencez."),
                           400, exc.description)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):  # noqa: ANN202
         limit = app.config.get("MAX_CONTENT_LENGTH") or 0
         log.warning("%s: request body over %s bytes refused", app.name, limit)
-        return error_page("Demande trop volumineuse", f"Le contenu envoyé dépasse la limite de {limit // 1024} Kio "
-                          f"({limit} octets) : il n'a pas été lu.", 413)
+        return error_page(translated("Demande trop volumineuse"),
+                          translated("Le contenu envoyé dépasse la limite de %(kib)d Kio (%(bytes)d octets) : "
+                                     "il n'a pas été lu.", kib=limit // 1024, bytes=limit), 413)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # noqa: ANN202
-        title = getattr(exc, "title", None) or exc.name
-        return error_page(title, exc.description or exc.name, exc.code or 400)
+        title = getattr(exc, "title", None) or exc.name  # UserError's default title, translated
+        return error_page(translated(title), exc.description or exc.name, exc.code or 400)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202
         log.exception("%s: unexpected error", app.name)
-        return error_page("Erreur interne", "Une erreur inattendue s'est produite ; elle a été "
-                          "journalisée. Recommencez l'opération.", 500)
+        return error_page(translated("Erreur interne"),
+                          translated("Une erreur inattendue s'est produite ; elle a été "
+                                     "journalisée. Recommencez l'opération."), 500)
 
 
 def configure_shared(app: Flask, *, layout: str) -> None:

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fedsim import clock, nrn
+from idp_csam.i18n import N_
+from idp_csam.i18n import gettext as _
 
 ROOT_CN = "Belgium Root CA4 (simulateur)"
 CITIZEN_CN = "Citizen CA (simulateur)"
@@ -241,8 +243,8 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, what: str) -> N
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature) as exc:
-        raise CertificateRefused("chain", f"Le certificat de la carte eID n'a pas été émis par une autorité "
-                                          f"belge reconnue ({what}).") from exc
+        raise CertificateRefused("chain", _("Le certificat de la carte eID n'a pas été émis par une autorité "
+                                            "belge reconnue (%(what)s).", what=_(what))) from exc
 
 
 def _format_date(when: datetime) -> str:
@@ -261,49 +263,49 @@ class CardVerifier:
         self.verify_chain(certificate, ca_certificate, crl, now=now)
         public_key = certificate.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise CertificateRefused("key", "La clé de la carte eID n'est pas reconnue.")
+            raise CertificateRefused("key", _("La clé de la carte eID n'est pas reconnue."))
         try:
             public_key.verify(signature, challenge, ec.ECDSA(HASH()))
         except InvalidSignature as exc:
-            raise CertificateRefused("signature", "La signature de la carte eID est invalide : "
-                                                  "recommencez l'identification.") from exc
+            raise CertificateRefused("signature", _("La signature de la carte eID est invalide : "
+                                                    "recommencez l'identification.")) from exc
         return national_number(certificate)
 
     def verify_chain(self, certificate: x509.Certificate, ca_certificate: x509.Certificate,
                      crl: x509.CertificateRevocationList | None, *, now: datetime) -> None:
         # the anchor, then the citizen CA, then the card: signatures and CA rules
-        _issued_by(self.root, self.root, "racine")
-        _issued_by(ca_certificate, self.root, "autorité des citoyens")
-        _issued_by(certificate, ca_certificate, "carte")
+        _issued_by(self.root, self.root, N_("racine"))
+        _issued_by(ca_certificate, self.root, N_("autorité des citoyens"))
+        _issued_by(certificate, ca_certificate, N_("carte"))
         for ca in (self.root, ca_certificate):
             constraints, usage = _basic_constraints(ca), _key_usage(ca)
             if constraints is None or not constraints.ca or (usage is not None and not usage.key_cert_sign):
-                raise CertificateRefused("chain", "Une autorité de la chaîne de certificats n'est pas une "
-                                                  "autorité de certification.")
+                raise CertificateRefused("chain", _("Une autorité de la chaîne de certificats n'est pas une "
+                                                    "autorité de certification."))
         constraints, usage = _basic_constraints(certificate), _key_usage(certificate)
         if (constraints is not None and constraints.ca) or usage is None or not usage.digital_signature:
-            raise CertificateRefused("usage", "Ce certificat ne sert pas à l'authentification.")
+            raise CertificateRefused("usage", _("Ce certificat ne sert pas à l'authentification."))
         # dates: the authorities, then the card
         for ca in (self.root, ca_certificate):
             if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
-                raise CertificateRefused("chain", "Le certificat d'une autorité belge n'est pas valide à "
-                                                  "cette date.")
+                raise CertificateRefused("chain", _("Le certificat d'une autorité belge n'est pas valide à "
+                                                    "cette date."))
         if now > certificate.not_valid_after_utc:
             raise CertificateRefused(
-                "expired", f"Le certificat de votre carte eID a expiré le "
-                           f"{_format_date(certificate.not_valid_after_utc)} : cette carte ne permet plus "
-                           f"de s'identifier. Demandez une nouvelle carte à votre commune.")
+                "expired", _("Le certificat de votre carte eID a expiré le %(date)s : cette carte ne permet "
+                             "plus de s'identifier. Demandez une nouvelle carte à votre commune.",
+                             date=_format_date(certificate.not_valid_after_utc)))
         if now < certificate.not_valid_before_utc:
-            raise CertificateRefused("not-yet-valid", "Le certificat de votre carte eID n'est pas encore valide.")
+            raise CertificateRefused("not-yet-valid", _("Le certificat de votre carte eID n'est pas encore valide."))
         # revocation: the CRL must come from the citizen CA
         if crl is None or crl.issuer != ca_certificate.subject or not crl.is_signature_valid(
                 ca_certificate.public_key()):
-            raise CertificateRefused("crl", "La liste de révocation des cartes eID est indisponible : "
-                                            "réessayez plus tard.")
+            raise CertificateRefused("crl", _("La liste de révocation des cartes eID est indisponible : "
+                                              "réessayez plus tard."))
         if crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None:
             raise CertificateRefused(
-                "revoked", "Le certificat de votre carte eID a été révoqué : cette carte ne permet plus de "
-                           "s'identifier. Adressez-vous à votre commune.")
+                "revoked", _("Le certificat de votre carte eID a été révoqué : cette carte ne permet plus de "
+                             "s'identifier. Adressez-vous à votre commune."))
         national_number(certificate)
 
 
@@ -316,5 +318,5 @@ def national_number(certificate: x509.Certificate) -> str:
             raise nrn.InvalidNRN(raw)
         return nrn.parse(raw).digits
     except nrn.InvalidNRN as exc:
-        raise CertificateRefused("nrn", "Le certificat de la carte eID ne contient pas de numéro de registre "
-                                        "national valide.") from exc
+        raise CertificateRefused("nrn", _("Le certificat de la carte eID ne contient pas de numéro de registre "
+                                          "national valide.")) from exc

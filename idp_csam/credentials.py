@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from fedsim import attempts, clock
 from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash
 from fedsim.personas import Persona
+from idp_csam.i18n import gettext as _
 from idp_csam.models import Base, Citizen
 
 
@@ -85,8 +86,9 @@ class Credentials:
     @property
     def refusal(self) -> str:
         minutes = int(self.lockout.total_seconds() // 60)
-        return (f"Nom d'utilisateur ou mot de passe incorrect. Après {self.max_failures} essais infructueux, "
-                f"le compte est bloqué pendant {minutes} minutes : réessayez plus tard.")
+        return _("Nom d'utilisateur ou mot de passe incorrect. Après %(tries)d essais infructueux, "
+                 "le compte est bloqué pendant %(minutes)d minutes : réessayez plus tard.",
+                 tries=self.max_failures, minutes=minutes)
 
 
 def by_username(db: Session, username: str) -> CsamAccount | None:

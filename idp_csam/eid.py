@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, joinedload
 from fedsim import attempts, clock
 from fedsim.personas import Persona
 from idp_csam.cardpki import CardPki, CardVerifier, CertificateRefused, Chip
+from idp_csam.i18n import N_, ngettext
+from idp_csam.i18n import gettext as _
 from idp_csam.models import Citizen, EidCard
 
 PIN_FORMAT = re.compile(r"^\d{4,12}$")
@@ -148,10 +150,10 @@ class CardReader:
         last try blocks the card at once; a right PIN then opens it again."""
         card = db.get(EidCard, card_number or "")
         if card is None:
-            raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
+            raise PinRefused(_("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte."))
         self._refuse_if_blocked(card)
         if not PIN_FORMAT.match(pin or ""):
-            raise PinRefused("Le code PIN se compose de 4 à 12 chiffres.", self.max_tries - card.failed_pin_tries)
+            raise PinRefused(_("Le code PIN se compose de 4 à 12 chiffres."), self.max_tries - card.failed_pin_tries)
         last_try = EidCard.failed_pin_tries + 1 >= self.max_tries
         claimed = attempts.claim(db, EidCard.failed_pin_tries, self.max_tries, EidCard.number == card.number,
                                  EidCard.blocked_at.is_(None), EidCard.failed_puk_tries < self.max_tries,
@@ -159,13 +161,13 @@ class CardReader:
         db.refresh(card)
         if not claimed:  # blocked meanwhile, by PINs sent at the same time
             self._refuse_if_blocked(card)
-            raise PinRefused(_PIN_BLOCKED, 0, unblock=card.number)
+            raise PinRefused(_(_PIN_BLOCKED), 0, unblock=card.number)
         if not hmac.compare_digest(card.pin_digest, self.digest(card.number, pin)):
             left = self.max_tries - card.failed_pin_tries
             if left <= 0:
-                raise PinRefused("Code PIN erroné. La carte eID est maintenant bloquée.", 0, unblock=card.number)
-            plural = "essais" if left > 1 else "essai"
-            raise PinRefused(f"Code PIN erroné. Il vous reste {left} {plural}.", left)
+                raise PinRefused(_("Code PIN erroné. La carte eID est maintenant bloquée."), 0, unblock=card.number)
+            raise PinRefused(ngettext("Code PIN erroné. Il vous reste %(num)d essai.",
+                                      "Code PIN erroné. Il vous reste %(num)d essais.", left), left)
         db.execute(update(EidCard).where(EidCard.number == card.number)
                    .values(failed_pin_tries=0, blocked_at=None).execution_options(synchronize_session=False))
         db.commit()
@@ -174,38 +176,38 @@ class CardReader:
 
     def _refuse_if_blocked(self, card: EidCard) -> None:
         if card.failed_puk_tries >= self.max_tries:
-            raise PinRefused(_BLOCKED_FOR_GOOD, 0)
+            raise PinRefused(_(_BLOCKED_FOR_GOOD), 0)
         if card.is_blocked:
-            raise PinRefused(_PIN_BLOCKED, 0, unblock=card.number)
+            raise PinRefused(_(_PIN_BLOCKED), 0, unblock=card.number)
 
     def unblock(self, db: Session, card_number: str, puk: str, new_pin: str, confirm: str) -> None:
         """PUK + a new PIN (twice): the card opens again with the new PIN.
         Each PUK claims one of ``max_tries`` tries in the database first."""
         card = db.get(EidCard, card_number or "")
         if card is None:
-            raise PinRefused("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte.")
+            raise PinRefused(_("Aucune carte eID n'est insérée dans le lecteur : choisissez une carte."))
         if card.failed_puk_tries >= self.max_tries:
-            raise PinRefused(_BLOCKED_FOR_GOOD, 0)
+            raise PinRefused(_(_BLOCKED_FOR_GOOD), 0)
         if not card.is_blocked:
-            raise PinRefused(_NOT_BLOCKED)
+            raise PinRefused(_(_NOT_BLOCKED))
         if not PUK_FORMAT.match(puk or ""):
-            raise PinRefused("Le code PUK se compose de 6 à 12 chiffres.")
+            raise PinRefused(_("Le code PUK se compose de 6 à 12 chiffres."))
         if not PIN_FORMAT.match(new_pin or ""):
-            raise PinRefused("Le nouveau code PIN doit se composer de 4 à 12 chiffres.")
+            raise PinRefused(_("Le nouveau code PIN doit se composer de 4 à 12 chiffres."))
         if new_pin != confirm:
-            raise PinRefused("Les deux nouveaux codes PIN ne correspondent pas.")
+            raise PinRefused(_("Les deux nouveaux codes PIN ne correspondent pas."))
         claimed = attempts.claim(db, EidCard.failed_puk_tries, self.max_tries, EidCard.number == card.number,
                                  EidCard.blocked_at.is_not(None))
         db.refresh(card)
         if not claimed:  # PUKs sent at the same time used the last try, or unblocked the card
-            raise PinRefused(_BLOCKED_FOR_GOOD if card.failed_puk_tries >= self.max_tries else _NOT_BLOCKED,
+            raise PinRefused(_(_BLOCKED_FOR_GOOD if card.failed_puk_tries >= self.max_tries else _NOT_BLOCKED),
                              0 if card.failed_puk_tries >= self.max_tries else None)
         if card.puk_digest is None or not hmac.compare_digest(card.puk_digest, self.puk_digest(card.number, puk)):
             left = self.max_tries - card.failed_puk_tries
             if left <= 0:
-                raise PinRefused("Code PUK erroné. " + _BLOCKED_FOR_GOOD, 0)
-            plural = "essais" if left > 1 else "essai"
-            raise PinRefused(f"Code PUK erroné. Il vous reste {left} {plural}.", left)
+                raise PinRefused(_("Code PUK erroné.") + " " + _(_BLOCKED_FOR_GOOD), 0)
+            raise PinRefused(ngettext("Code PUK erroné. Il vous reste %(num)d essai.",
+                                      "Code PUK erroné. Il vous reste %(num)d essais.", left), left)
         db.execute(update(EidCard).where(EidCard.number == card.number)
                    .values(pin_digest=self.digest(card.number, new_pin), failed_pin_tries=0, failed_puk_tries=0,
                            blocked_at=None).execution_options(synchronize_session=False))
@@ -216,15 +218,15 @@ class CardReader:
         """The card (PIN accepted) signs the challenge with its chip's key."""
         chip = self.pki.chip(card_number) if self.pki is not None else None
         if chip is None:
-            raise PinRefused("La carte eID ne répond pas : retirez-la et insérez-la à nouveau.")
+            raise PinRefused(_("La carte eID ne répond pas : retirez-la et insérez-la à nouveau."))
         return chip, chip.sign(challenge)
 
 
-_PIN_BLOCKED = ("Cette carte eID est bloquée après trois codes PIN erronés. "
-                "Débloquez-la avec votre code PUK auprès de votre commune.")
-_NOT_BLOCKED = "Cette carte eID n'est pas bloquée : connectez-vous avec votre code PIN."
-_BLOCKED_FOR_GOOD = ("La carte eID est définitivement bloquée après trois codes PUK erronés : "
-                     "demandez une nouvelle carte à votre commune.")
+_PIN_BLOCKED = N_("Cette carte eID est bloquée après trois codes PIN erronés. "
+                  "Débloquez-la avec votre code PUK auprès de votre commune.")
+_NOT_BLOCKED = N_("Cette carte eID n'est pas bloquée : connectez-vous avec votre code PIN.")
+_BLOCKED_FOR_GOOD = N_("La carte eID est définitivement bloquée après trois codes PUK erronés : "
+                       "demandez une nouvelle carte à votre commune.")
 
 
 def sign_in(db: Session, reader: CardReader, verifier: CardVerifier, card_number: str, pin: str,
@@ -238,5 +240,5 @@ def sign_in(db: Session, reader: CardReader, verifier: CardVerifier, card_number
     except CertificateRefused as refused:
         raise PinRefused(refused.message) from refused
     if db.get(Citizen, nrn) is None:
-        raise PinRefused("Le titulaire de cette carte eID n'est pas connu du service d'authentification.")
+        raise PinRefused(_("Le titulaire de cette carte eID n'est pas connu du service d'authentification."))
     return nrn

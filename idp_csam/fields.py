@@ -1,5 +1,5 @@
 """Length limits of CSAM's form fields (issue #9): every field a person
-types in has a maximum, refused with a French message naming the field
+types in has a maximum, refused with a message naming the field
 (a 400 page, never a 500)."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from wtforms import DateField, Field, Form
 from wtforms.validators import Length, StopValidation
 
 from fedsim.web import UserError
+from idp_csam.i18n import gettext as _
 
 USERNAME_MAX = 80  # CsamAccount.username; the BEL lets a person choose up to 80 characters
 PASSWORD_MAX = 128
@@ -25,7 +26,7 @@ RELAY_STATE_MAX = 80  # SAML 2.0 bindings, 3.4.3 and 3.5.3
 
 
 def too_long(label: str, maximum: int) -> str:
-    return f"Le champ « {label} » compte au plus {maximum} caractères."
+    return _("Le champ « %(label)s » compte au plus %(maximum)d caractères.", label=label, maximum=maximum)
 
 
 class MaxLength(Length):
@@ -49,7 +50,7 @@ class FrenchDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Tapez une date valable, au format AAAA-MM-JJ.") from None
+            raise ValueError(_("Tapez une date valable, au format AAAA-MM-JJ.")) from None
 
 
 def form_value(name: str, label: str, maximum: int) -> str:
@@ -57,5 +58,5 @@ def form_value(name: str, label: str, maximum: int) -> str:
     ``maximum`` characters, else a 400 page naming it."""
     value = request.form.get(name) or ""
     if len(value) > maximum:
-        raise UserError(too_long(label, maximum), title="Champ trop long")
+        raise UserError(too_long(label, maximum), title=_("Champ trop long"))
     return value

@@ -21,12 +21,14 @@ the token endpoint) go through ``Backchannel``: in this simulator every app
 runs as WSGI, so they are made in-process through the app's test client —
 the real HTTP endpoints, without a socket. A real deployment would make them
 with an HTTP client (requests) instead.
+
+Its tables are in idp_csam.itsme_models, its keys and JOSE in
+idp_csam.itsme_jose, the phone screen's service (codes, links) in
+idp_csam.itsme_phone; their names are re-exported here (``itsme_op.confirm``).
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -51,23 +53,51 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from jose import jwe, jwk, jws, jwt
+from jose import jwt
 from jose.exceptions import JOSEError
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, String, delete, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import Length
 
-from fedsim import attempts, certs, clock, keys, personas
+from fedsim import clock, personas
 from fedsim.db import Database
-from fedsim.purge import GRACE
 from fedsim.web import UserError
 from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.i18n import ngettext
-from idp_csam.models import Base, Citizen
+from idp_csam.itsme_jose import (  # keys, JWS and JWE, re-exported (itsme_op.verify_jws)
+    ExpiredToken,  # noqa: F401 - re-exported
+    check_times,
+    op_jwks,
+    pick_key,
+    private_key,
+    public_jwk,  # noqa: F401 - re-exported
+    sign_then_encrypt,
+    verify_jws,
+)
+from idp_csam.itsme_models import (  # the tables and their purge, re-exported (itsme_op.purge)
+    ItsmeAccessToken,
+    ItsmeAssertionJti,
+    ItsmeAuthorization,
+    ItsmePhone,
+    purge,  # noqa: F401 - re-exported
+)
+from idp_csam.itsme_phone import (  # the phone screen's service, re-exported (itsme_op.confirm)
+    CODE_LIFETIME,  # noqa: F401 - re-exported
+    MAX_TRIES,
+    Confirmation,  # noqa: F401 - re-exported
+    code_digest,
+    confirm,
+    link_digest,
+    mask,
+    normalize_phone,
+    phone_link_token,
+    reject,
+)
+from idp_csam.models import Citizen
 
 log = logging.getLogger(__name__)
 
@@ -80,142 +110,12 @@ NRN_CLAIM = "http://itsme.services/v2/claim/BENationalNumber"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLIENT_ID = "csam-fas"
 REQUEST_LIFETIME = timedelta(minutes=3)   # the person has 3 minutes to confirm
-CODE_LIFETIME = timedelta(minutes=3)      # authorization codes: ≤ 3 minutes, single use
 TOKEN_LIFETIME = timedelta(minutes=5)     # ID and access tokens
 MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 CODE_FORMAT = re.compile(r"^\d{5}$")
-MAX_TRIES = 3                             # wrong itsme codes, then the request is refused
 LINK_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")  # a phone link's token: 32 bytes, base64url
 STARTED = "itsme_op_request"              # the session key: the request this browser started
 SUPPORTED_CLAIMS = ("sub", NRN_CLAIM, "given_name", "family_name", "email")
-
-
-# -- tables --------------------------------------------------------------------
-
-class ItsmePhone(Base):
-    """A simulated itsme account: a phone number and its 5-digit itsme code (keyed hash)."""
-    __tablename__ = "itsme_phone"
-
-    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
-    nrn: Mapped[str] = mapped_column(ForeignKey("citizen.nrn"))
-    code_digest: Mapped[str] = mapped_column(String(64))
-
-
-class ItsmeAuthorization(Base):
-    """An authorization request waiting for the person's phone, then its code."""
-    __tablename__ = "itsme_authorization"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(100))
-    redirect_uri: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(200))
-    nonce: Mapped[str] = mapped_column(String(200))
-    acr: Mapped[str] = mapped_column(String(100))
-    claims: Mapped[str] = mapped_column(String(2000))  # JSON list of requested ID token claims
-    phone: Mapped[str] = mapped_column(ForeignKey("itsme_phone.phone"))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    # pending, then approved, rejected, expired or refused (3 wrong codes), then sent (told to the browser)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    phone_link_digest: Mapped[str | None] = mapped_column(String(64), unique=True)  # SHA-256 of the link's token
-    tries: Mapped[int] = mapped_column(default=0)  # itsme codes checked (fedsim.attempts.claim)
-    code: Mapped[str | None] = mapped_column(String(64), unique=True)
-    code_expires_at: Mapped[datetime | None]
-    code_used_at: Mapped[datetime | None]
-
-
-class ItsmeAccessToken(Base):
-    __tablename__ = "itsme_access_token"
-
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    authorization_id: Mapped[str] = mapped_column(ForeignKey("itsme_authorization.id"))
-    expires_at: Mapped[datetime]
-    revoked: Mapped[bool] = mapped_column(default=False)
-
-
-class ItsmeAssertionJti(Base):
-    """jti of client assertions already used (private_key_jwt replay cache)."""
-    __tablename__ = "itsme_assertion_jti"
-
-    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
-    expires_at: Mapped[datetime]
-
-
-def purge(db: Session, now: datetime) -> int:
-    """Delete, ``GRACE`` past their expiry: access tokens, used client-assertion
-    jtis (an expired assertion is refused anyway), and authorization requests
-    whose request and code have both expired and to which no token refers
-    (with them their phone link's digest and their count of wrong codes)."""
-    cutoff = now - GRACE
-    deleted = db.execute(delete(ItsmeAccessToken).where(ItsmeAccessToken.expires_at < cutoff)).rowcount
-    deleted += db.execute(delete(ItsmeAssertionJti).where(ItsmeAssertionJti.expires_at < cutoff)).rowcount
-    deleted += db.execute(delete(ItsmeAuthorization).where(
-        ItsmeAuthorization.expires_at < cutoff,
-        or_(ItsmeAuthorization.code_expires_at.is_(None), ItsmeAuthorization.code_expires_at < cutoff),
-        ItsmeAuthorization.id.not_in(select(ItsmeAccessToken.authorization_id)))).rowcount
-    db.commit()
-    return deleted
-
-
-# -- keys ------------------------------------------------------------------------
-
-def private_key(app: Flask, name: str) -> str:
-    """PEM of the RSA key ``name`` under certs_dir, made on first use."""
-    cache = app.extensions.setdefault("itsme.keys", {})
-    if name not in cache:
-        pair = certs.ensure(app.config["FEDSIM_SETTINGS"].certs_dir, name, name)
-        cache[name] = pair.key_file.read_text()
-    return cache[name]
-
-
-def public_jwk(pem: str, alg: str, use: str) -> dict:
-    public = jwk.construct(pem, alg).public_key().to_dict()
-    kid = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
-    return {**public, "kid": kid, "use": use, "alg": alg}
-
-
-def op_jwks(app: Flask) -> dict:
-    return {"keys": [public_jwk(private_key(app, "itsme-op-sig"), "RS256", "sig")]}
-
-
-def pick_key(jwks: dict, token_kid: str | None, use: str, alg: str) -> dict:
-    """The key of ``jwks`` for this use and algorithm (by kid when the token names one)."""
-    keys = [k for k in jwks.get("keys", []) if k.get("use", use) == use and k.get("alg", alg) == alg
-            and k.get("kty") == "RSA" and (token_kid is None or k.get("kid") == token_kid)]
-    if len(keys) != 1:
-        raise JOSEError(f"no single {use} key {token_kid or ''} in the JWKS")
-    return keys[0]
-
-
-def verify_jws(token: str, jwks: dict) -> dict:
-    """Claims of a compact JWS signed RS256 by a key of ``jwks``; times are
-    not checked here (the caller checks them on the federation clock)."""
-    header = jws.get_unverified_header(token)
-    if header.get("alg") != "RS256":
-        raise JOSEError(f"signature algorithm {header.get('alg')!r} refused (RS256 only)")
-    key = pick_key(jwks, header.get("kid"), "sig", "RS256")
-    claims = json.loads(jws.verify(token, key, algorithms=["RS256"]))
-    if not isinstance(claims, dict):
-        raise JOSEError("the payload is not a JSON object")
-    return claims
-
-
-def check_times(claims: dict, *, max_lifetime: timedelta | None = None) -> None:
-    now = clock.now().timestamp()
-    exp = claims.get("exp")
-    if not isinstance(exp, (int, float)):
-        raise JOSEError("no exp")
-    if exp <= now:
-        raise ExpiredToken("expired")
-    if max_lifetime is not None and exp > now + max_lifetime.total_seconds():
-        raise JOSEError("exp too far in the future")
-    iat = claims.get("iat")
-    if isinstance(iat, (int, float)) and iat > now + 60:
-        raise JOSEError("iat in the future")
-
-
-class ExpiredToken(JOSEError):
-    pass
 
 
 # -- registration, back channel, seeding ----------------------------------------
@@ -268,32 +168,6 @@ class Backchannel:
 
 def backchannel() -> Backchannel:
     return Backchannel(current_app._get_current_object())
-
-
-def code_digest(phone: str, code: str) -> str:
-    return hmac.new(keys.key("code"), f"itsme:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
-def phone_link_token(request_id: str) -> str:
-    """The token of the phone link of request ``request_id``: a keyed hash of
-    its id, so that the waiting page can show it again without storing it; the
-    database keeps only ``link_digest`` of it."""
-    mac = hmac.new(keys.key("code"), f"itsme-phone-link:{request_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
-def link_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def normalize_phone(raw: str) -> str | None:
-    """Belgian mobile numbers as typed (0470 12 34 56, +32 470…, 0032 470…) → +32470123456."""
-    digits = re.sub(r"[\s./()-]", "", raw or "")
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    elif digits.startswith("0"):
-        digits = "+32" + digits[1:]
-    return digits if re.fullmatch(r"\+\d{8,15}", digits) else None
 
 
 @bp.record_once
@@ -453,74 +327,12 @@ def waiting(request_id: str):
         phone_url = f"{issuer()}/telephone/{phone_link_token(auth.id)}"
         qr = Markup(segno.make(phone_url, error="m").svg_inline(
             scale=4, title=_("Code QR : l'écran itsme de cette demande, à scanner avec le téléphone")))
-    body = render_template("idp_csam/itsme/waiting.html", auth=auth, masked=_mask(auth.phone),
+    body = render_template("idp_csam/itsme/waiting.html", auth=auth, masked=mask(auth.phone),
                            phone_url=phone_url, qr=qr,
                            seconds=int((auth.expires_at - clock.naive_utc_now()).total_seconds()))
     response = make_response(body)  # text/html (G04: a bare werkzeug Response was text/plain)
     response.headers["Refresh"] = "3"
     return response
-
-
-def _mask(phone: str) -> str:
-    return phone[:6] + " •• •• " + phone[-2:]
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """What one itsme code did to a request: ``approved``, ``wrong`` (``left``
-    tries remain), ``refused`` (no try left: the request is refused) or
-    ``closed`` (no longer pending); ``checked`` when the code was compared."""
-    outcome: str
-    checked: bool
-    left: int = 0
-
-
-def confirm(db: Session, request_id: str, code: str) -> Confirmation:
-    """Check the itsme ``code`` typed on the phone for request ``request_id``.
-
-    A try is claimed in the database before the code is compared
-    (``fedsim.attempts``), so codes sent at once check at most ``MAX_TRIES``;
-    the last wrong one refuses the request, and a right one approves it only
-    while it is still pending (a conditional update: one outcome only)."""
-    row = ItsmeAuthorization
-    now = clock.naive_utc_now()
-    if not attempts.claim(db, row.tries, MAX_TRIES, row.id == request_id, row.status == "pending",
-                          row.expires_at > now):
-        if _refuse_when_spent(db, request_id):
-            return Confirmation("refused", checked=False)
-        return Confirmation("closed", checked=False)
-    phone, tries = db.execute(select(row.phone, row.tries).where(row.id == request_id)).one()
-    expected = db.scalar(select(ItsmePhone.code_digest).where(ItsmePhone.phone == phone))
-    if not hmac.compare_digest(expected, code_digest(phone, code)):
-        left = max(MAX_TRIES - tries, 0)
-        if left == 0 and _refuse_when_spent(db, request_id):
-            return Confirmation("refused", checked=True)
-        return Confirmation("wrong", checked=True, left=left)
-    approved = db.execute(update(row).where(row.id == request_id, row.status == "pending").values(
-        status="approved", code=secrets.token_urlsafe(32), code_expires_at=now + CODE_LIFETIME)
-        .execution_options(synchronize_session=False)).rowcount == 1
-    db.commit()
-    return Confirmation("approved" if approved else "closed", checked=True)
-
-
-def reject(db: Session, request_id: str) -> bool:
-    """« Refuser » on the phone: True when the request was still pending."""
-    row = ItsmeAuthorization
-    rejected = db.execute(update(row).where(row.id == request_id, row.status == "pending")
-                          .values(status="rejected").execution_options(synchronize_session=False)).rowcount == 1
-    db.commit()
-    return rejected
-
-
-def _refuse_when_spent(db: Session, request_id: str) -> bool:
-    """Refuse the request if its tries are all spent (whichever guess sees it
-    first); True when it is refused."""
-    row = ItsmeAuthorization
-    if db.execute(update(row).where(row.id == request_id, row.status == "pending", row.tries >= MAX_TRIES)
-                  .values(status="refused").execution_options(synchronize_session=False)).rowcount == 1:
-        log.info("itsme OP: request refused after %d wrong itsme codes", MAX_TRIES)
-    db.commit()
-    return db.scalar(select(row.status).where(row.id == request_id)) == "refused"
 
 
 CODE_TOO_LONG = _l("Le code itsme se compose de 5 chiffres.")
@@ -585,7 +397,7 @@ def telephone(token: str):
             error = " ".join(str(e) for errs in form.errors.values() for e in errs)
         status = 400
     db.refresh(auth)
-    return render_template("idp_csam/itsme/phone.html", phone=_mask(auth.phone), auth=auth,
+    return render_template("idp_csam/itsme/phone.html", phone=mask(auth.phone), auth=auth,
                            pending=auth.status == "pending", form=form, message=message, error=error,
                            advanced=ACR_ADVANCED, token=token), status
 
@@ -645,14 +457,6 @@ def id_token_claims(db: Session, auth: ItsmeAuthorization) -> dict:
               "nonce": auth.nonce, "acr": auth.acr, "amr": ["mobile-app"], "sub": values["sub"]}
     claims.update({name: values[name] for name in json.loads(auth.claims) if name in values})
     return claims
-
-
-def sign_then_encrypt(claims: dict, sig_pem: str, enc_jwk: dict) -> str:
-    """RS256 JWS with ``sig_pem``, then JWE RSA-OAEP + A256GCM for ``enc_jwk``."""
-    signed = jwt.encode(claims, sig_pem, algorithm="RS256",
-                        headers={"kid": public_jwk(sig_pem, "RS256", "sig")["kid"]})
-    return jwe.encrypt(signed, enc_jwk, algorithm="RSA-OAEP", encryption="A256GCM", cty="JWT",
-                       kid=enc_jwk.get("kid")).decode()
 
 
 @bp.post("/token")

@@ -17,6 +17,7 @@ from fedsim.saml.slo import LogoutService
 from fedsim.web import UserError, plain, post_form
 from idp_csam import sso_session
 from idp_csam.authn import meets
+from idp_csam.i18n import gettext as _
 from idp_csam.models import Citizen
 
 bp = Blueprint("sso", __name__)
@@ -89,7 +90,7 @@ def answer():
     citizen = db.get(Citizen, auth["nrn"])
     if citizen is None:
         sso_session.forget(session)
-        raise UserError("La personne authentifiée n'est plus connue de CSAM.", code=409)
+        raise UserError(_("La personne authentifiée n'est plus connue de CSAM."), code=409)
     if not meets(auth["level"], info):
         if not fresh:  # an earlier authentication, at another level: a new one
             return _authenticate(key, info)
@@ -129,7 +130,7 @@ def single_logout():
     slo: LogoutService = current_app.extensions["idp_csam.slo"]
     received = slo.receive(request.query_string.decode("latin-1"), Database.session())
     if received.kind != "request":
-        raise SamlRefused("Réponse de déconnexion inattendue : CSAM n'a demandé aucune déconnexion.")
+        raise SamlRefused(_("Réponse de déconnexion inattendue : CSAM n'a demandé aucune déconnexion."))
     if session.get(sso_session.AUTHENTICATED):  # none: nothing to end, Success
         served = sso_session.served(session, received.issuer)
         if served is None:
