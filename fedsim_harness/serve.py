@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import random
 import socket
 import threading
@@ -36,7 +37,7 @@ import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
-from fedsim import health, trust
+from fedsim import clock, health, trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
@@ -202,6 +203,11 @@ class ServedFederation:
     def start(self) -> ServedFederation:
         check_ports(self.settings)
         trust.ensure(self.settings)
+        if self.options.server == "gunicorn":  # one clock for this process and the workers it spawns
+            shift = self.settings.instance_dir / "clock-shift"
+            shift.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shift.unlink(missing_ok=True)  # a new federation starts on time
+            os.environ[clock.SHARED_FILE_VARIABLE] = str(shift)
         sessions = mailbox_sessions(self.settings)
         self.smtp = sink.start(sessions, SMTP_HOST, self.settings.smtp_port)
         apps = create_apps(self.settings, self.settings.smtp_port, self.overrides)

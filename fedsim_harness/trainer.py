@@ -222,9 +222,15 @@ def _headers(response: Response) -> Response:
 def _offset_seconds() -> float:
     """The clock's offset as fedsim.clock reads it (an unreadable value counts as 0)."""
     try:
-        return float(os.environ.get(CLOCK_VARIABLE, "0") or 0)
+        return float(os.environ.get(CLOCK_VARIABLE, "0") or 0) + clock.shared_shift()
     except ValueError:
-        return 0.0
+        return clock.shared_shift()
+
+
+def _shared_clock() -> bool:
+    """Whether the apps run in other processes that share the clock through
+    ``FEDSIM_CLOCK_FILE`` (``fedsim up`` on gunicorn)."""
+    return bool(os.environ.get(clock.SHARED_FILE_VARIABLE))
 
 
 def _latest_mails() -> list[store.ReadMessage]:
@@ -240,7 +246,7 @@ def index():
     return render_template("trainer/index.html", roster=roster(), console=console, now=clock.now(),
                            offset=timedelta(seconds=round(offset)), moves=MOVES, mails=_latest_mails(),
                            done=done.replace("{ms}", request.args.get("ms", "?")),
-                           can_reset=admin.RESET in current_app.extensions,
+                           can_reset=admin.RESET in current_app.extensions, shared_clock=_shared_clock(),
                            trace=console.trace.entries())
 
 
@@ -267,15 +273,23 @@ def reset():
 
 @bp.post("/horloge")
 def move_clock():
-    if not _console().in_process:
+    shared = _shared_clock()
+    if not _console().in_process and not shared:
         return render_template("trainer/refused.html", message=(
-            "Sous gunicorn, chaque application a sa propre horloge : elle ne peut pas être déplacée d'ici. "
-            f"Relancez « FEDSIM_SERVER=werkzeug fedsim up », ou « {CLOCK_VARIABLE}=<secondes> fedsim up ».")), 409
+            "Les applications tournent dans d'autres processus sans horloge partagée : elle ne peut pas être "
+            f"déplacée d'ici. Relancez « fedsim up », ou « {CLOCK_VARIABLE}=<secondes> fedsim up ».")), 409
     move = request.form.get("move", "")
     if move == "back":
-        os.environ.pop(CLOCK_VARIABLE, None)
+        if shared:
+            clock.set_shared_shift(0)
+        else:
+            os.environ.pop(CLOCK_VARIABLE, None)
         return redirect(url_for(".index", fait="clock-back"), 303)
     if move not in MOVES:
         return render_template("trainer/refused.html", message="Déplacement de l'horloge inconnu."), 400
-    os.environ[CLOCK_VARIABLE] = str(_offset_seconds() + MOVES[move][0].total_seconds())
+    step = MOVES[move][0].total_seconds()
+    if shared:  # every worker of every app reads the shared file
+        clock.set_shared_shift(clock.shared_shift() + step)
+    else:
+        os.environ[CLOCK_VARIABLE] = str(_offset_seconds() + step)
     return redirect(url_for(".index", fait="clock"), 303)

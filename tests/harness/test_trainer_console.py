@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,8 +18,8 @@ from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from fedsim_harness.scenario.runner import Runner
 from fedsim_harness.stack import Federation, start_in_process
 from monespace.models import Account
-from tests.conftest import SCENARIOS
 
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 LOCAL = {"Origin": "http://localhost"}
 
 
@@ -108,7 +109,9 @@ def test_the_clock_buttons_move_the_federation_clock_and_back(console) -> None:
     assert abs(clock.now() - start) < timedelta(minutes=1)
 
 
-def test_the_clock_cannot_move_apps_on_gunicorn(fed: Federation, console) -> None:
+def test_the_clock_cannot_move_apps_in_other_processes_without_a_shared_clock(fed: Federation, console,
+                                                                             monkeypatch) -> None:
+    monkeypatch.delenv(clock.SHARED_FILE_VARIABLE, raising=False)
     shown = fed.mailbox.extensions[trainer.CONSOLE]
     shown.in_process = False
     try:
@@ -119,6 +122,26 @@ def test_the_clock_cannot_move_apps_on_gunicorn(fed: Federation, console) -> Non
         assert refused.status_code == 409 and trainer.CLOCK_VARIABLE not in os.environ
     finally:
         shown.in_process = True
+
+
+def test_on_gunicorn_the_clock_moves_through_the_shared_file(fed: Federation, console, monkeypatch,
+                                                            tmp_path) -> None:
+    """``fedsim up`` on gunicorn names a shared file (FEDSIM_CLOCK_FILE) that every worker reads."""
+    shared = tmp_path / "clock-shift"
+    monkeypatch.setenv(clock.SHARED_FILE_VARIABLE, str(shared))
+    shown = fed.mailbox.extensions[trainer.CONSOLE]
+    shown.in_process = False
+    try:
+        start = clock.now()
+        assert 'value="5min"' in console.get("/formateur").text
+        assert console.post("/formateur/horloge", data={"move": "1jour"}, headers=LOCAL).status_code == 303
+        assert float(shared.read_text()) == 86400 and trainer.CLOCK_VARIABLE not in os.environ
+        assert clock.now() - start >= timedelta(days=1)  # what another process reads too
+        assert console.post("/formateur/horloge", data={"move": "back"}, headers=LOCAL).status_code == 303
+        assert not shared.exists() and abs(clock.now() - start) < timedelta(minutes=1)
+    finally:
+        shown.in_process = True
+        clock.set_shared_shift(0)
 
 
 def test_the_trace_shows_the_saml_steps_of_an_eid_login(fed: Federation, console) -> None:
