@@ -9,7 +9,7 @@ import warnings
 import click
 
 from fedsim.federation import Settings
-from fedsim_harness.cli import admin, attack, db, federation, scenarios, sps
+from fedsim_harness.cli import admin, attack, db, federation, guide, scenarios, sps
 from fedsim_harness.cli.exit import Exit
 
 # pysaml2 7.5.5 imports ciphers from their old cryptography location; that
@@ -40,7 +40,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Settings.from_env()
 
 
-for module in (federation, scenarios, admin, sps, attack, db):
+for module in (federation, scenarios, admin, sps, attack, db, guide):
     module.register(cli)
 
 
