@@ -16,9 +16,11 @@ console's live trace, fedsim_harness.trainer).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -117,8 +119,82 @@ def subscribe(receive: Callable[[logging.LogRecord], None]) -> Callable[[], None
     return unsubscribe
 
 
+TRACE_FILE_VARIABLE = "FEDSIM_TRACE_FILE"
+TRACE_FILE_LIMIT = 4 * 1024 * 1024  # bytes; past it the file starts again (it is a live trace, not an archive)
+
+
+class _TraceFileHandler(logging.Handler):
+    """Appends each step as one JSON line (with the federation's time) to
+    the file ``FEDSIM_TRACE_FILE`` names now (nothing when unset), a file
+    shared by the processes of one federation (``fedsim up`` on gunicorn),
+    for the trainer console's trace. One ``write`` per line on a file opened
+    in append mode: lines of several processes do not mix."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        path = os.environ.get(TRACE_FILE_VARIABLE)
+        fields = getattr(record, "protocol", None)
+        if not path or fields is None:
+            return
+        from fedsim import clock
+
+        line = json.dumps({"time": clock.now().isoformat(timespec="seconds"), **fields}, ensure_ascii=False)
+        try:
+            with open(path, "a", encoding="utf-8") as trace:
+                if trace.tell() > TRACE_FILE_LIMIT:
+                    trace.truncate(0)
+                trace.write(line + "\n")
+        except OSError:
+            pass  # a trace that cannot be written never fails a protocol step
+
+
+def write_to_trace_file() -> None:
+    """When ``FEDSIM_TRACE_FILE`` is set, append every step to the file it
+    names (one handler per process; called by each app's factory through
+    ``configure``)."""
+    if not os.environ.get(TRACE_FILE_VARIABLE) or any(isinstance(h, _TraceFileHandler) for h in logger.handlers):
+        return
+    logger.addHandler(_TraceFileHandler())
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+
+
+def read_trace_file(limit: int = 200, tail_bytes: int = 256 * 1024) -> list[dict]:
+    """The last ``limit`` steps of the shared trace file, newest first."""
+    path = os.environ.get(TRACE_FILE_VARIABLE)
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as trace:
+            start = max(trace.seek(0, os.SEEK_END) - tail_bytes, 0)
+            trace.seek(start)
+            lines = trace.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+    steps = []
+    for line in reversed(lines[1:] if start else lines):  # the first line may be cut by the seek
+        try:
+            steps.append(json.loads(line))
+        except ValueError:
+            continue
+        if len(steps) == limit:
+            break
+    return steps
+
+
+def clear_trace_file() -> None:
+    path = os.environ.get(TRACE_FILE_VARIABLE)
+    if path:
+        with contextlib.suppress(OSError), open(path, "w", encoding="utf-8"):
+            pass
+
+
 def configure(app: Flask) -> None:
-    """Make a correlation id per request and echo it in ``X-Correlation-Id``."""
+    """Make a correlation id per request and echo it in ``X-Correlation-Id``
+    (and append the steps to the shared trace file, when there is one)."""
+    write_to_trace_file()
     @app.before_request
     def _correlation() -> None:
         correlation_id()

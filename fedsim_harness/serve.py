@@ -37,7 +37,7 @@ import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
-from fedsim import clock, health, trust
+from fedsim import clock, health, protocol_log, trust
 from fedsim.federation import Settings
 from fedsim.mailbox import sink
 from fedsim.mailbox.app import create_app as create_mailbox
@@ -195,6 +195,7 @@ class ServedFederation:
     options: ServerOptions = field(default_factory=ServerOptions)  # Werkzeug threads unless told otherwise
     # With gunicorn: each app's gunicorn master (a child process), by app name.
     processes: dict[str, Process] = field(default_factory=dict)
+    _environ_before: dict[str, str | None] = field(default_factory=dict)  # what _share_with_workers replaced
 
     @property
     def urls(self) -> dict[str, str]:
@@ -203,11 +204,8 @@ class ServedFederation:
     def start(self) -> ServedFederation:
         check_ports(self.settings)
         trust.ensure(self.settings)
-        if self.options.server == "gunicorn":  # one clock for this process and the workers it spawns
-            shift = self.settings.instance_dir / "clock-shift"
-            shift.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            shift.unlink(missing_ok=True)  # a new federation starts on time
-            os.environ[clock.SHARED_FILE_VARIABLE] = str(shift)
+        if self.options.server == "gunicorn":
+            self._share_with_workers()
         sessions = mailbox_sessions(self.settings)
         self.smtp = sink.start(sessions, SMTP_HOST, self.settings.smtp_port)
         apps = create_apps(self.settings, self.settings.smtp_port, self.overrides)
@@ -234,6 +232,19 @@ class ServedFederation:
                 self.processes[name] = wsgi_server.start(spec)
             self._wait_for_workers()
         return self
+
+    def _share_with_workers(self) -> None:
+        """Files that this process and the workers it spawns share: one
+        clock (the trainer console moves it) and the trace of protocol steps
+        (the console shows it). Named in the environment the workers
+        inherit; ``stop`` puts the environment back."""
+        self.settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for variable, name in ((clock.SHARED_FILE_VARIABLE, "clock-shift"),
+                               (protocol_log.TRACE_FILE_VARIABLE, "protocol-trace.jsonl")):
+            shared = self.settings.instance_dir / name
+            shared.unlink(missing_ok=True)  # a new federation starts on time, with an empty trace
+            self._environ_before.setdefault(variable, os.environ.get(variable))
+            os.environ[variable] = str(shared)
 
     def _wait_for_workers(self, timeout: float = 120.0) -> None:
         """Until each gunicorn answers ``GET /health``; ``CannotListen`` when
@@ -281,3 +292,9 @@ class ServedFederation:
             thread.join(timeout=20)
         if self.smtp is not None:
             self.smtp.stop()
+        for variable, value in self._environ_before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        self._environ_before.clear()

@@ -83,23 +83,32 @@ class Trace:
         self._serial = 0
 
     def receive(self, record: logging.LogRecord) -> None:
-        fields = record.protocol
-        name = lambda entity: display_name(self.settings, entity) or entity or "?"
         with self._lock:
             self._serial += 1
-            self._entries.appendleft({
-                "n": self._serial, "time": clock.now().isoformat(timespec="seconds"),
-                "event": fields["event"], "label": EVENTS.get(fields["event"], fields["event"]),
-                "from": name(fields["issuer"]), "to": name(fields["destination"]),
-                "outcome": fields["outcome"], "outcome_label": OUTCOMES.get(fields["outcome"], fields["outcome"]),
-                "reason": fields["reason"], "binding": fields["binding"], "message_id": fields["message_id"],
-                "correlation_id": fields["correlation_id"]})
+            self._entries.appendleft(self._entry(self._serial, clock.now().isoformat(timespec="seconds"),
+                                                 record.protocol))
 
     def entries(self) -> list[dict]:
+        """Newest first: this process's steps, or, when the apps run in
+        other processes (gunicorn), those of the shared trace file."""
+        if os.environ.get(protocol_log.TRACE_FILE_VARIABLE):
+            return [self._entry(n, fields.get("time", ""), fields)
+                    for n, fields in enumerate(protocol_log.read_trace_file(self._entries.maxlen), start=1)]
         with self._lock:
             return list(self._entries)
 
+    def _entry(self, serial: int, time: str, fields: dict) -> dict:
+        name = lambda entity: display_name(self.settings, entity) or entity or "?"
+        return {"n": serial, "time": time,
+                "event": fields.get("event", ""), "label": EVENTS.get(fields.get("event", ""), fields.get("event", "")),
+                "from": name(fields.get("issuer")), "to": name(fields.get("destination")),
+                "outcome": fields.get("outcome", ""),
+                "outcome_label": OUTCOMES.get(fields.get("outcome", ""), fields.get("outcome", "")),
+                "reason": fields.get("reason", ""), "binding": fields.get("binding", ""),
+                "message_id": fields.get("message_id", ""), "correlation_id": fields.get("correlation_id", "")}
+
     def clear(self) -> None:
+        protocol_log.clear_trace_file()
         with self._lock:
             self._entries.clear()
 

@@ -4,12 +4,16 @@ the databases; a reset by the parent seen by every worker; options from the
 command line or the environment; the masters end with their parent."""
 from __future__ import annotations
 
+import base64
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -125,3 +129,30 @@ def test_the_masters_end_when_fedsim_up_is_killed(tmp_path: Path) -> None:
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def test_the_trainer_console_moves_every_worker_s_clock_and_shows_their_trace(served: ServedFederation) -> None:
+    """Under gunicorn the apps run in other processes: the console's clock
+    and trace go through files they share (FEDSIM_CLOCK_FILE, FEDSIM_TRACE_FILE)."""
+    urls = served.urls
+    local = {"Origin": urls["mailbox"]}
+    assert requests.post(urls["mailbox"] + "/formateur/reinitialiser", headers=local, timeout=30).status_code == 200
+    _jean_at_modigia(urls)  # steps logged by the workers of three apps
+    trace = requests.get(urls["mailbox"] + "/formateur/trace.json", timeout=30).json()["entries"]
+    steps = {(e["event"], e["from"], e["to"], e["outcome"]) for e in trace}
+    assert ("AuthnRequest", "Mon Espace", "CSAM", "accepted") in steps
+    assert ("Response", "CSAM", "Mon Espace", "accepted") in steps
+    before = requests.get(urls["mailbox"] + "/formateur/trace.json", timeout=30).json()["now"]
+    try:
+        moved = requests.post(urls["mailbox"] + "/formateur/horloge", data={"move": "1jour"}, headers=local,
+                              timeout=30)
+        assert moved.status_code == 200 and "a été déplacée" in moved.text
+        # a worker's own idea of the time: the Date of an SP's SAML metadata validity is not exposed,
+        # so ask one for an AuthnRequest and read its IssueInstant
+        login = requests.get(urls["modigia_sp"] + "/saml/login", allow_redirects=False, timeout=30)
+        request_xml = zlib.decompress(base64.b64decode(parse_qs(urlsplit(login.headers["Location"]).query)
+                                                       ["SAMLRequest"][0]), -15).decode()
+        issued = re.search(r'IssueInstant="([^"]+)"', request_xml).group(1)
+        assert issued[:10] != before[:10], (issued, before)  # a day later in the worker too
+    finally:
+        requests.post(urls["mailbox"] + "/formateur/horloge", data={"move": "back"}, headers=local, timeout=30)
