@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from fedsim_harness.attack import selection
 from fedsim_harness.attack.forge import Forge, Identity, SeenRequest, encode, to_bytes
 
 
@@ -110,18 +111,11 @@ def all_cases() -> tuple[Case, ...]:
         cases_wrapping,
     )
 
-    cases = (BASELINE, *cases_wrapping.CASES, *cases_signature.CASES, *cases_profile.CASES, *cases_message.CASES)
-    seen: set[str] = set()
-    for case in cases:
-        if case.id in seen:
-            raise ValueError(f"duplicate case id {case.id}")
-        if case.group not in GROUPS:
-            raise ValueError(f"case {case.id}: unknown group {case.group}")
-        seen.add(case.id)
-    return cases
+    return selection.checked((BASELINE, *cases_wrapping.CASES, *cases_signature.CASES, *cases_profile.CASES,
+                              *cases_message.CASES), GROUPS)
 
 
-def __getattr__(name: str):  # noqa: ANN202 - PEP 562: ``CATALOGUE`` is ``all_cases()``
+def __getattr__(name: str):
     if name == "CATALOGUE":
         return all_cases()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -130,10 +124,4 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562: ``CATALOGUE`` is ``all_ca
 def select(groups: Iterable[str] = (), ids: Iterable[str] = ()) -> tuple[Case, ...]:
     """The cases of ``groups`` and ``ids`` (all when both are empty), in
     catalogue order, the baseline always first. Unknown names: ValueError."""
-    groups, ids = set(groups), set(ids)
-    every = all_cases()
-    unknown = (groups - set(GROUPS)) | (ids - {c.id for c in every})
-    if unknown:
-        raise ValueError(f"unknown group or case: {', '.join(sorted(unknown))}")
-    chosen = [c for c in every if (not groups and not ids) or c.group in groups or c.id in ids]
-    return (BASELINE, *[c for c in chosen if c is not BASELINE])
+    return selection.choose(all_cases(), BASELINE, GROUPS, groups, ids)
