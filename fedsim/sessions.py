@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import String, Text, delete, update
+from sqlalchemy import String, Text, bindparam, delete, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
@@ -53,6 +53,17 @@ class StoredSession(SessionBase):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+TABLE = StoredSession.__table__
+# Built once (building a statement costs about as much as running it):
+# parameters are bound at execution.
+_LOAD = select(TABLE.c.data, TABLE.c.created_at, TABLE.c.last_seen_at, TABLE.c.expires_at).where(
+    TABLE.c.id_hash == bindparam("id_hash"))
+_LIVE = (TABLE.c.id_hash == bindparam("session")) & (TABLE.c.expires_at > bindparam("now"))
+_TOUCH = update(TABLE).where(_LIVE).values(last_seen_at=bindparam("seen"), expires_at=bindparam("until"))
+_STORE = _TOUCH.values(data=bindparam("stored"))
+_CREATE = insert(TABLE)
+
+
 def hash_id(session_id: str) -> str:
     """What the database keeps of a session id."""
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -73,48 +84,49 @@ class Loaded:
 
 
 class SessionStore:
-    """Rows of ``web_session``, each call its own short transaction."""
+    """Rows of ``web_session``, each call its own short transaction (on the
+    engine ``factory`` is bound to)."""
 
     def __init__(self, factory: sessionmaker[Session], idle: timedelta, max_age: timedelta) -> None:
         self.factory, self.idle, self.max_age = factory, idle, max_age
+        self.engine = factory.kw["bind"]
 
     def _expiry(self, created_at: datetime, now: datetime) -> datetime:
         return min(created_at + self.max_age, now + self.idle)
 
     def load(self, session_id: str, now: datetime) -> Loaded | None:
-        with self.factory() as db:
-            row = db.get(StoredSession, hash_id(session_id))
-            if row is None or row.expires_at <= now:
-                return None
-            try:
-                data = SERIALIZER.loads(row.data)
-            except (ValueError, TypeError, KeyError):
-                return None
+        # SQLAlchemy Core on a pooled connection, not the ORM: this runs on
+        # every request that carries a cookie, and the ORM's unit of work
+        # (identity map, instance state, flush) cost more than the query.
+        with self.engine.connect() as connection:
+            row = connection.execute(_LOAD, {"id_hash": hash_id(session_id)}).first()
+        if row is None or row.expires_at <= now:
+            return None
+        try:
+            data = SERIALIZER.loads(row.data)
+        except (ValueError, TypeError, KeyError):
+            return None
         return Loaded(data, row.created_at, row.last_seen_at) if isinstance(data, dict) and data else None
 
     def create(self, session_id: str, data: dict, now: datetime) -> None:
-        with self.factory() as db:
-            db.add(StoredSession(id_hash=hash_id(session_id), data=SERIALIZER.dumps(data), created_at=now,
-                                 last_seen_at=now, expires_at=self._expiry(now, now)))
-            db.commit()
+        with self.engine.begin() as connection:
+            connection.execute(_CREATE, {"id_hash": hash_id(session_id), "data": SERIALIZER.dumps(data),
+                                         "created_at": now, "last_seen_at": now, "expires_at": self._expiry(now, now)})
 
     def update(self, session_id: str, data: dict | None, created_at: datetime, now: datetime) -> bool:
         """New data (None: only last-seen); False when the session ended meanwhile
         (a logout in another tab): it is not brought back."""
-        values = {"last_seen_at": now, "expires_at": self._expiry(created_at, now)}
+        values = {"session": hash_id(session_id), "now": now, "seen": now, "until": self._expiry(created_at, now)}
         if data is not None:
-            values["data"] = SERIALIZER.dumps(data)
-        with self.factory() as db:
-            found = db.execute(update(StoredSession).where(StoredSession.id_hash == hash_id(session_id),
-                                                           StoredSession.expires_at > now).values(**values)).rowcount
-            db.commit()
+            values["stored"] = SERIALIZER.dumps(data)
+        with self.engine.begin() as connection:
+            found = connection.execute(_TOUCH if data is None else _STORE, values).rowcount
         return found == 1
 
     def forget(self, session_ids: list[str]) -> None:
         if session_ids:
-            with self.factory() as db:
-                db.execute(delete(StoredSession).where(StoredSession.id_hash.in_([hash_id(i) for i in session_ids])))
-                db.commit()
+            with self.engine.begin() as connection:
+                connection.execute(delete(TABLE).where(TABLE.c.id_hash.in_([hash_id(i) for i in session_ids])))
 
 
 class ServerSession(CallbackDict, SessionMixin):

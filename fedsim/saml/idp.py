@@ -22,6 +22,7 @@ from saml2.samlp import (STATUS_INVALID_NAMEID_POLICY, STATUS_NO_AUTHN_CONTEXT, 
                          STATUS_REQUESTER, STATUS_RESPONDER)
 from saml2.server import Server
 from saml2.xmldsig import SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,18 @@ ALLOWED_SIG_ALGS = {SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512}
 SAML_NS = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 # NameIDPolicy formats that mean « the IdP's persistent identifier ».
 PERSISTENT_FORMATS = {"", NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED}
+# The kept requests and the replay cache through SQLAlchemy Core: they are
+# read and written on every SSO request, where the ORM's unit of work cost
+# more than the statements.
+PENDING_AUTHN = PendingAuthn.__table__
+SEEN_AUTHN_REQUEST = SeenAuthnRequest.__table__
+# Built once, parameters bound at execution (building costs as much as running).
+_REMEMBER_ID = insert(SEEN_AUTHN_REQUEST)
+_REMEMBER = insert(PENDING_AUTHN)
+_ANSWERED = update(PENDING_AUTHN).where(PENDING_AUTHN.c.key == bindparam("pending")).values(
+    answered_at=bindparam("at"))
+_RECALL = select(PENDING_AUTHN.c.payload, PENDING_AUTHN.c.expires_at, PENDING_AUTHN.c.answered_at).where(
+    PENDING_AUTHN.c.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -245,10 +258,14 @@ class IdentityProvider:
         request is ``recall``'s job."""
         key = secrets.token_urlsafe(24)
         now = clock.naive_utc_now()
-        db.add(SeenAuthnRequest(sp_entity_id=info.sp_entity_id, request_id=info.request_id, seen_at=now,
-                                expires_at=self._replay_until(info, now)))
-        db.add(PendingAuthn(key=key, payload=json.dumps(asdict(info)), expires_at=now + self.pending_lifetime))
+        # Core statements on the request's own transaction (no ORM unit of
+        # work: two plain INSERTs, one commit).
+        connection = db.connection()
         try:
+            connection.execute(_REMEMBER_ID, {"sp_entity_id": info.sp_entity_id, "request_id": info.request_id,
+                                              "seen_at": now, "expires_at": self._replay_until(info, now)})
+            connection.execute(_REMEMBER, {"key": key, "payload": json.dumps(asdict(info)),
+                                           "expires_at": now + self.pending_lifetime, "answered_at": None})
             db.commit()
         except IntegrityError:
             db.rollback()
@@ -272,7 +289,7 @@ class IdentityProvider:
         return now + 2 * (authn_request.ISSUE_WINDOW + skew)  # issued up to a window in the future
 
     def recall(self, db: Session, key: str | None) -> AuthnRequestInfo:
-        row = db.get(PendingAuthn, key) if key else None
+        row = db.connection().execute(_RECALL, {"key": key}).first() if key else None
         if row is None:
             raise SamlRefused("Aucune demande d'authentification en cours : recommencez depuis le service.")
         if row.answered_at is not None:
@@ -294,9 +311,8 @@ class IdentityProvider:
         return {attribute["name"] for kind in ("required", "optional") for attribute in wanted.get(kind) or []}
 
     def mark_answered(self, db: Session, key: str) -> None:
-        row = db.get(PendingAuthn, key)
-        if row is not None:
-            row.answered_at = clock.naive_utc_now()
+        marked = db.connection().execute(_ANSWERED, {"pending": key, "at": clock.naive_utc_now()}).rowcount
+        if marked:
             db.commit()
 
     # -- answering -----------------------------------------------------------

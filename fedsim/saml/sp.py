@@ -19,7 +19,7 @@ from saml2.config import Config
 from saml2.samlp import RequestedAuthnContext
 from saml2.saml import AuthnContextClassRef
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 # tables (no ORM unit of work, identity map or bulk-persistence layer).
 _OUTSTANDING = OutstandingRequest.__table__
 _SEEN = SeenAssertion.__table__
+# Built once, parameters bound at execution, run on the session's connection
+# (building a statement, and the ORM's execute path, cost as much as the
+# statement itself; every login goes through these).
+_OUTSTAND = insert(_OUTSTANDING)
+_CLAIM = update(_OUTSTANDING).where(_OUTSTANDING.c.request_id == bindparam("request"),
+                                    _OUTSTANDING.c.answered_at.is_(None)).values(answered_at=bindparam("at"))
+_REMEMBER = insert(_SEEN)
+_BY_RELAY_STATE = select(_OUTSTANDING).where(_OUTSTANDING.c.relay_state == bindparam("relay"))
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,9 @@ class ServiceProvider:
             url = f"{location}{'&' if '?' in location else '?'}{build.redirect_query(request, relay_state, self._key)}"
         else:
             request_id, url = self._pysaml2_request(relay_state, authn_contexts, comparison, force_authn, is_passive)
-        db.execute(insert(_OUTSTANDING).values(request_id=request_id, relay_state=relay_state, next_url=next_url,
-                                               expires_at=clock.naive_utc_now() + self.request_lifetime))
+        db.connection().execute(_OUTSTAND, {"request_id": request_id, "relay_state": relay_state,
+                                            "next_url": next_url, "answered_at": None,
+                                            "expires_at": clock.naive_utc_now() + self.request_lifetime})
         db.commit()
         return url, relay_state
 
@@ -218,16 +227,14 @@ class ServiceProvider:
                                f"assertion {checked.assertion_id}")
         now = clock.naive_utc_now()
         try:  # two statements and a commit, no ORM unit of work: this is on every login's path
-            claimed = db.execute(
-                update(_OUTSTANDING)
-                .where(_OUTSTANDING.c.request_id == pending.request_id, _OUTSTANDING.c.answered_at.is_(None))
-                .values(answered_at=now)).rowcount
+            connection = db.connection()
+            claimed = connection.execute(_CLAIM, {"request": pending.request_id, "at": now}).rowcount
             if claimed != 1:
                 db.rollback()
                 raise SamlRefused("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée).")
             # An assertion ID seen before: the primary key refuses it, and the claim is rolled back.
-            db.execute(insert(_SEEN).values(assertion_id=checked.assertion_id, issuer=checked.issuer,
-                                                    seen_at=now))
+            connection.execute(_REMEMBER, {"assertion_id": checked.assertion_id, "issuer": checked.issuer,
+                                           "seen_at": now})
             db.commit()
         except IntegrityError:
             db.rollback()
@@ -241,7 +248,7 @@ class ServiceProvider:
         """The outstanding request (a row of its table) that ``relay_state`` names."""
         if not relay_state:
             raise SamlRefused("Réponse non sollicitée : RelayState absent.")
-        pending = db.execute(select(_OUTSTANDING).where(_OUTSTANDING.c.relay_state == relay_state)).first()
+        pending = db.connection().execute(_BY_RELAY_STATE, {"relay": relay_state}).first()
         if pending is None:
             raise SamlRefused("RelayState inconnu : aucune connexion en cours ne porte cet identifiant.")
         if pending.answered_at is not None:
