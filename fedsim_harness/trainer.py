@@ -59,10 +59,13 @@ bp = Blueprint("fedsim_trainer", __name__, url_prefix="/formateur", template_fol
 CONSOLE = "fedsim.trainer"  # mailbox.extensions key: a Console
 TRACE_SIZE = 200
 CLOCK_VARIABLE = "FEDSIM_CLOCK_OFFSET"
+OIDC_NAMES = {"csam-fas": "CSAM"}  # itsme's client id for CSAM (idp_csam.itsme_op.CLIENT_ID)
 MOVES = {"5min": (timedelta(minutes=5), "+5 min"), "30min": (timedelta(minutes=30), "+30 min"),
          "1jour": (timedelta(days=1), "+1 jour")}
 EVENTS = {"AuthnRequest": "Demande d'authentification", "Response": "Réponse d'authentification",
-          "LogoutRequest": "Demande de déconnexion", "LogoutResponse": "Réponse de déconnexion"}
+          "LogoutRequest": "Demande de déconnexion", "LogoutResponse": "Réponse de déconnexion",
+          "AuthorizationRequest": "Demande d'autorisation (OpenID Connect)",
+          "TokenRequest": "Échange du code (OpenID Connect)", "IDToken": "Jeton d'identité (OpenID Connect)"}
 OUTCOMES = {"accepted": "acceptée", "refused": "refusée", "issued": "émise", "sent": "envoyée",
             "received": "reçue"}
 DONE = {"reset": "La fédération est revenue à son état de départ ({ms} ms) ; la trace est vide.",
@@ -98,7 +101,8 @@ class Trace:
             return list(self._entries)
 
     def _entry(self, serial: int, time: str, fields: dict) -> dict:
-        name = lambda entity: display_name(self.settings, entity) or entity or "?"
+        name = lambda entity: display_name(self.settings, entity) or OIDC_NAMES.get(entity or "") \
+            or ("itsme" if (entity or "").endswith("/itsme-op") else entity) or "?"
         return {"n": serial, "time": time,
                 "event": fields.get("event", ""), "label": EVENTS.get(fields.get("event", ""), fields.get("event", "")),
                 "from": name(fields.get("issuer")), "to": name(fields.get("destination")),

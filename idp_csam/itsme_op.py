@@ -62,7 +62,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import Length
 
-from fedsim import clock, personas
+from fedsim import clock, personas, protocol_log
 from fedsim.db import Database
 from fedsim.web import UserError
 from idp_csam.i18n import gettext as _
@@ -249,6 +249,18 @@ def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Re
     return redirect(f"{uri}?{urlencode({'error': error, 'error_description': description, 'state': state})}")
 
 
+FRONT, BACK = "OIDC front-channel", "OIDC back-channel"
+
+
+def _log(event: str, message_id: str, client_id: str, outcome: str, reason: str = "", *,
+         binding: str = FRONT, to_client: bool = False) -> None:
+    """One protocol-log line for an OpenID Connect step (as fedsim.protocol_log
+    writes one per SAML step): the trainer console's trace shows both."""
+    ends = (issuer(), client_id) if to_client else (client_id, issuer())
+    protocol_log.log_step(event, message_id=message_id, issuer=ends[0], destination=ends[1], binding=binding,
+                          outcome=outcome, reason=reason)
+
+
 @bp.get("/authorize")
 def authorize():
     client = clients().get(request.args.get("client_id", ""))
@@ -274,14 +286,17 @@ def authorize():
         raise UserError(_("Adresse de retour non enregistrée chez itsme."), title=_("Erreur itsme"))
     state = str(claims.get("state", ""))
     if claims.get("response_type") != "code" or "openid" not in str(claims.get("scope", "")).split():
+        _log("AuthorizationRequest", state, client.client_id, "refused", "code_flow_only")
         return _redirect_error(redirect_uri, state, "unsupported_response_type", "code_flow_only")
     acr = (str(claims.get("acr_values", "")).split() or [ACR_BASIC])[0]
     nonce = str(claims.get("nonce", ""))
     if acr not in (ACR_BASIC, ACR_ADVANCED) or not 0 < len(nonce) <= 200 or not 0 < len(state) <= 200:
+        _log("AuthorizationRequest", state, client.client_id, "refused", "bad_request_object")
         return _redirect_error(redirect_uri, state, "invalid_request", "bad_request_object")
     db = Database.session()
     phone = normalize_phone(str(claims.get("login_hint", "")))
     if phone is None or db.get(ItsmePhone, phone) is None:
+        _log("AuthorizationRequest", state, client.client_id, "refused", "unknown_user")
         return _redirect_error(redirect_uri, state, "access_denied", "unknown_user")
     wanted = claims.get("claims", {}).get("id_token", {}) if isinstance(claims.get("claims"), dict) else {}
     now = clock.naive_utc_now()
@@ -293,6 +308,7 @@ def authorize():
     db.add(auth)
     db.commit()
     session[STARTED] = auth.id  # only this browser's waiting page shows the phone link
+    _log("AuthorizationRequest", auth.id, client.client_id, "accepted", f"acr {acr}")
     return redirect(url_for("itsme_op.waiting", request_id=auth.id))
 
 
@@ -492,7 +508,11 @@ def token():
         db.commit()
     except OAuthError as exc:
         db.rollback()
+        _log("TokenRequest", "", request.form.get("client_id", "?")[:100], "refused",
+             f"{exc.error}: {exc.description}", binding=BACK)
         return _json_error(exc)
+    _log("IDToken", auth.id, client.client_id, "issued", "signed (RS256) then encrypted (RSA-OAEP, A256GCM)",
+         binding=BACK, to_client=True)
     response = jsonify(access_token=access_token, token_type="Bearer",
                        expires_in=int(TOKEN_LIFETIME.total_seconds()), id_token=id_token)
     response.headers["Cache-Control"] = "no-store"

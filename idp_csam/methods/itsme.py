@@ -31,7 +31,7 @@ from jose.exceptions import JOSEError
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from fedsim import clock
+from fedsim import clock, protocol_log
 from fedsim.db import Database
 from idp_csam import authn, itsme_op
 from idp_csam.i18n import gettext as _
@@ -164,6 +164,12 @@ def start():
     return redirect(f"{itsme_op.endpoint_url('authorize')}?{query}")
 
 
+def _log_id_token(outcome: str, reason: str) -> None:
+    """CSAM's side of the ID token, in the protocol log (the trainer console's trace)."""
+    protocol_log.log_step("IDToken", message_id=request.args.get("state", "")[:64], issuer=itsme_op.issuer(),
+                          destination=itsme_op.CLIENT_ID, binding=itsme_op.BACK, outcome=outcome, reason=reason)
+
+
 @bp.get("/itsme/callback")
 def callback():
     pending = session.pop("itsme_rp", None)
@@ -194,7 +200,9 @@ def callback():
                                  expected=Expected(itsme_op.issuer(), itsme_op.CLIENT_ID, pending["nonce"], (ACR,)))
     except IdTokenRefused as refused:
         log.warning("itsme: ID token refused: %s", refused.detail)
+        _log_id_token("refused", f"{refused.message} ({refused.detail})")
         return _page(refused.message, 400)
+    _log_id_token("accepted", f"acr {claims.get('acr')}")
     citizen = Database.session().get(Citizen, claims[itsme_op.NRN_CLAIM])
     if citizen is None:
         return _page(_("Votre numéro de registre national n'est pas connu de CSAM."), 400)

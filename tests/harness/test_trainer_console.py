@@ -4,6 +4,7 @@ the federation (the reset of /admin/reset), moves the federation's clock and
 shows a live trace of the SAML messages of an in-process login."""
 from __future__ import annotations
 
+import html
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -159,3 +160,16 @@ def test_the_trace_shows_the_saml_steps_of_an_eid_login(fed: Federation, console
     page = console.get("/formateur")
     assert "Demande d&#39;authentification" in page.text and "Mon Espace → CSAM" in page.text
     assert "Activation de votre compte Mon Espace" in page.text  # the latest mails, inline
+
+
+def test_the_trace_shows_the_openid_connect_steps_of_an_itsme_login(fed: Federation, console) -> None:
+    _login(fed, "itsme-login")
+    entries = console.get("/formateur/trace.json").json["entries"]
+    steps = [(e["event"], e["from"], e["to"], e["outcome"]) for e in reversed(entries)]
+    assert ("AuthorizationRequest", "CSAM", "itsme", "accepted") in steps
+    assert ("IDToken", "itsme", "CSAM", "issued") in steps
+    assert ("IDToken", "itsme", "CSAM", "accepted") in steps
+    assert steps.index(("IDToken", "itsme", "CSAM", "accepted")) < steps.index(
+        ("Response", "CSAM", "Mon Espace", "issued"))
+    page = html.unescape(console.get("/formateur").text)
+    assert "Jeton d'identité (OpenID Connect)" in page
