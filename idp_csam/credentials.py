@@ -10,7 +10,12 @@ from sqlalchemy import ForeignKey, String, case, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fedsim import attempts, clock
-from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash
+from fedsim.passwords import (
+    check_password_hash,
+    dummy_hash,
+    generate_password_hash,
+    needs_rehash,
+)
 from fedsim.personas import Persona
 from idp_csam.i18n import gettext as _
 from idp_csam.models import Base, Citizen
@@ -77,7 +82,8 @@ class Credentials:
             raise refused
         if not check_password_hash(account.password_hash, password or ""):
             raise refused
-        db.execute(update(CsamAccount).where(key).values(failed_logins=0, locked_until=None)
+        upgraded = {"password_hash": generate_password_hash(password)} if needs_rehash(account.password_hash) else {}
+        db.execute(update(CsamAccount).where(key).values(failed_logins=0, locked_until=None, **upgraded)
                    .execution_options(synchronize_session=False))
         db.commit()
         db.refresh(account)

@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 
 from fedsim import attempts, clock
 from fedsim.mail import Mailer
-from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash
+from fedsim.passwords import (
+    check_password_hash,
+    dummy_hash,
+    generate_password_hash,
+    needs_rehash,
+)
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account, ActivationLink, Document, Dossier, Notification
@@ -228,7 +233,9 @@ class AccountService:
             raise LoginRefused(REFUSAL)
         if not check_password_hash(account.cerbere_password_hash, password or ""):
             raise LoginRefused(REFUSAL)
-        db.execute(update(Account).where(key).values(failed_logins=0, locked_until=None)
+        upgraded = ({"cerbere_password_hash": generate_password_hash(password)}
+                    if needs_rehash(account.cerbere_password_hash) else {})  # made at an older cost
+        db.execute(update(Account).where(key).values(failed_logins=0, locked_until=None, **upgraded)
                    .execution_options(synchronize_session=False))
         db.commit()
         db.refresh(account)
