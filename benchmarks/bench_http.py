@@ -48,12 +48,13 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="(CFB|TripleDES) has been moved")
 
 from bench_saml import rsa_signature_ms
+from stress_journeys import accept_policies
 
 from fedsim import personas
 from fedsim.federation import Settings
 from fedsim_harness import daemon
 from fedsim_harness.outside import Journey
-from fedsim_harness.scenario.browser import Browser, BrowserError, HttpTransport, Page
+from fedsim_harness.scenario.browser import Browser, BrowserError, HttpTransport
 from fedsim_harness.serve import PORT_VARIABLES, free_ports
 from fedsim_harness.wsgi_server import children, pid_file
 
@@ -132,19 +133,6 @@ def full_login(urls: dict[str, str], person: personas.Persona) -> Browser:
     if HOME not in page.text:
         raise BrowserError(f"not Modigia's home after the login: {page.url} {page.main_text[:200]}")
     return browser
-
-
-def accept_policies(browser: Browser, page: Page) -> Page:
-    for _ in range(80):
-        if HOME in page.text:
-            return page
-        if page.tree.xpath("//form//*[@name='accept']"):
-            page = browser.submit({"accept": "yes"}, button="Continuer")
-        elif browser.has("Page suivante"):
-            page = browser.click("Page suivante")
-        else:
-            return page
-    return page
 
 
 def forget(browser: Browser, cookie: str) -> None:

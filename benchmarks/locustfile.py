@@ -58,21 +58,26 @@ from urllib.parse import urlencode, urlsplit
 
 warnings.filterwarnings("ignore", message="(CFB|TripleDES) has been moved")
 
-from gevent import Timeout  # noqa: E402
-from gevent.event import AsyncResult  # noqa: E402
-from gevent.lock import Semaphore  # noqa: E402
-from locust import HttpUser, between, events, task  # noqa: E402
-from locust.exception import StopUser  # noqa: E402
-from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+from gevent import Timeout
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+from locust import HttpUser, between, events, task
+from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stress_journeys import _accept_policies, identity_shown, rsa_signature_ms, synthetic_people  # noqa: E402
+from stress_journeys import (
+    accept_policies,
+    identity_shown,
+    rsa_signature_ms,
+    synthetic_people,
+)
 
-from fedsim import personas  # noqa: E402
-from fedsim.federation import Settings  # noqa: E402
-from fedsim_harness.admin import ResetUnavailable, request_reset  # noqa: E402
-from fedsim_harness.outside import KEYS  # noqa: E402
-from fedsim_harness.scenario.browser import Browser, BrowserError, Page  # noqa: E402
+from fedsim import personas
+from fedsim.federation import Settings
+from fedsim_harness.admin import ResetUnavailable, request_reset
+from fedsim_harness.outside import KEYS
+from fedsim_harness.scenario.browser import Browser, BrowserError, Page
 
 log = logging.getLogger("fedsim.load")
 BLOCK = 20  # people the master hands a worker at a time
@@ -103,7 +108,7 @@ class PersonPool:
         self._refill = Semaphore()
         self._block: AsyncResult | None = None
 
-    def configure(self, runner) -> None:  # noqa: ANN001 - a locust Runner
+    def configure(self, runner) -> None:
         self.runner = runner
         if isinstance(runner, WorkerRunner):
             runner.register_message("fedsim_people_block", self._received)
@@ -138,12 +143,12 @@ class PersonPool:
         return (f"all {len(self.people)} synthetic citizens have been used: serve a federation with more "
                 f"(benchmarks/load_federation.py --people) and give Locust the same --fedsim-people")
 
-    def _hand_out(self, environment, msg) -> None:  # noqa: ANN001 - on the master
+    def _hand_out(self, environment, msg) -> None:
         start = min(self.master_next, len(self.people))
         self.master_next = min(start + int(msg.data), len(self.people))
         self.runner.send_message("fedsim_people_block", [start, self.master_next], client_id=msg.node_id)
 
-    def _received(self, environment, msg) -> None:  # noqa: ANN001 - on a worker
+    def _received(self, environment, msg) -> None:
         if self._block is not None:
             self._block.set(tuple(msg.data))
 
@@ -152,7 +157,7 @@ POOL = PersonPool()
 
 
 @events.init_command_line_parser.add_listener
-def _options(parser) -> None:  # noqa: ANN001
+def _options(parser) -> None:
     parser.add_argument("--fedsim-people", type=int, env_var="FEDSIM_LOAD_PEOPLE", default=2000,
                         help="synthetic citizens the federation knows (benchmarks/load_federation.py --people)")
     parser.add_argument("--fedsim-no-reset", action="store_true", env_var="FEDSIM_LOAD_NO_RESET", default=False,
@@ -160,12 +165,12 @@ def _options(parser) -> None:  # noqa: ANN001
 
 
 @events.init.add_listener
-def _init(environment, **_kwargs) -> None:  # noqa: ANN001
+def _init(environment, **_kwargs) -> None:
     POOL.configure(environment.runner)
 
 
 @events.test_start.add_listener
-def _test_start(environment, **_kwargs) -> None:  # noqa: ANN001
+def _test_start(environment, **_kwargs) -> None:
     POOL.restart(environment.parsed_options.fedsim_people)
     if isinstance(environment.runner, WorkerRunner) or environment.parsed_options.fedsim_no_reset:
         return
@@ -179,7 +184,7 @@ def _test_start(environment, **_kwargs) -> None:  # noqa: ANN001
 
 
 @events.quitting.add_listener
-def _journeys_in_r(environment, **_kwargs) -> None:  # noqa: ANN001
+def _journeys_in_r(environment, **_kwargs) -> None:
     """The median of each journey in ms and in R (one RSA-2048 SHA-256
     signature with `cryptography`, measured here, as benchmarks/bench_saml.py)."""
     if isinstance(environment.runner, WorkerRunner):
@@ -199,7 +204,7 @@ class LocustTransport:
     jar is the person's browser; its statistics count each request), every
     request named by the step under way (``step``)."""
 
-    def __init__(self, client, timeout: float = 60.0) -> None:  # noqa: ANN001 - locust HttpSession
+    def __init__(self, client, timeout: float = 60.0) -> None:
         self.client, self.timeout = client, timeout
         self.step = "?"
 
@@ -304,7 +309,7 @@ class Journeys:
             if silent and any(csam in line for line in self.browser.history[asked_before:]):
                 raise JourneyFailed("Cerbère sent the person to CSAM again: not single sign-on")
         with self.step("09 Modigia policies → home"):
-            page = _accept_policies(self.browser, page)
+            page = accept_policies(self.browser, page)
             welcome = f"Bienvenue sur la plateforme, {person.given_name}"
             if welcome not in page.text:
                 raise JourneyFailed(f"crossed identity: Modigia's home does not say « {welcome} »: {self._shown()}")

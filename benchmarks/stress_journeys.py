@@ -67,6 +67,9 @@ import requests
 import yaml
 from requests.adapters import HTTPAdapter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/, also when loaded by path (tests)
+from bench_saml import rsa_signature_ms
+
 from fedsim import nrn as nrns
 from fedsim import personas
 from fedsim.federation import Settings
@@ -297,7 +300,7 @@ def _attribute(page: Page, name: str) -> str:
     return " ".join(found[0].text_content().split()) if found else ""
 
 
-def _accept_policies(browser: Browser, page: Page) -> Page:
+def accept_policies(browser: Browser, page: Page) -> Page:
     """Read every page of each Modigia policy and accept it, up to the home page."""
     for _ in range(80):
         if "Cours disponibles" in page.text:
@@ -339,7 +342,7 @@ def journey(person: personas.Persona, urls: dict[str, str], counters: Counters, 
         if urlsplit(page.url).netloc != urlsplit(urls["modigia_sp"]).netloc:
             raise BrowserError(f"not at Modigia: {page.main_text[:200]}")
         outcome.step = "Modigia's policies"
-        page = _accept_policies(browser, page)
+        page = accept_policies(browser, page)
         welcome = f"Bienvenue sur la plateforme, {person.given_name}"
         if welcome not in page.text:
             outcome.crossed = f"Modigia's home does not say « {welcome} »: {page.main_text[:120]}"
@@ -361,20 +364,6 @@ def journey(person: personas.Persona, urls: dict[str, str], counters: Counters, 
 
 
 # -- the run --------------------------------------------------------------------------------------
-
-def rsa_signature_ms(runs: int = 200) -> float:
-    """R: the median milliseconds of one RSA-2048 SHA-256 signature (cryptography)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        key.sign(b"x" * 1024, padding.PKCS1v15(), hashes.SHA256())
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
-
 
 @dataclass
 class Report:

@@ -56,13 +56,9 @@ def attack_sp(settings: Settings, target: str, login_url: str | None, protected_
     """
     from fedsim_harness.attack import catalogue, report
 
-    try:
-        cases = catalogue.select(groups, case_ids)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    cases = _chosen(catalogue.select, groups, case_ids)
     if list_only:
-        for case in cases:
-            click.echo(f"{case.id:42} {case.group:10} {case.title} [{case.reference}]")
+        _list(cases)
         return
     with tempfile.TemporaryDirectory(prefix="fedsim-attack-") as scratch:
         results, label = _run(settings, target, cases, Path(scratch), login_url=login_url,
@@ -76,6 +72,21 @@ def attack_sp(settings: Settings, target: str, login_url: str | None, protected_
     if html_file:
         _write(html_file, report.html(results, label))
     sys.exit(Exit.OK if report.passed(results) else Exit.FAILED)
+
+
+def _chosen(select, groups: tuple[str, ...], case_ids: tuple[str, ...]) -> tuple:
+    """The cases ``select`` gives for the options; an unknown name is a usage error."""
+    try:
+        return select(groups, case_ids)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _list(cases: tuple) -> None:
+    """``--list``: one line per case, columns as wide as the longest id and group."""
+    id_width, group_width = max(len(c.id) for c in cases), max(len(c.group) for c in cases)
+    for case in cases:
+        click.echo(f"{case.id:{id_width}} {case.group:{group_width}} {case.title} [{case.reference}]")
 
 
 def _write(path: Path, text: str) -> None:
@@ -161,13 +172,9 @@ def attack_idp(settings: Settings, target: str, sp_entity_id: str | None, sp_key
     """
     from fedsim_harness.attack import idp_catalogue, idp_report
 
-    try:
-        cases = idp_catalogue.select(groups, case_ids)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    cases = _chosen(idp_catalogue.select, groups, case_ids)
     if list_only:
-        for case in cases:
-            click.echo(f"{case.id:30} {case.group:11} {case.title} [{case.reference}]")
+        _list(cases)
         return
     with tempfile.TemporaryDirectory(prefix="fedsim-attack-idp-") as scratch:
         results, label = _run_idp(settings, target, cases, Path(scratch), running=running,
