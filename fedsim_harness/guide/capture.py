@@ -30,12 +30,16 @@ class Shot:
 
 class GuideRunner(ChromiumRunner):
     """The Chromium runner, plus, before each ``mail_link`` step listed in
-    ``mail_at``, a picture of that e-mail as the mailbox shows it."""
+    ``mail_at``, a picture of that e-mail as the mailbox shows it, and before
+    each ``click`` step listed in ``reveal_at``, a picture of the page with
+    the menu holding the click's target opened (the ⋮ menu of G13)."""
 
-    def __init__(self, browser: ChromiumBrowser, urls: dict[str, str], mail_at: set[int]) -> None:
+    def __init__(self, browser: ChromiumBrowser, urls: dict[str, str], mail_at: set[int],
+                 reveal_at: set[int] = frozenset()) -> None:
         super().__init__(browser, urls)
         self.mail_at = mail_at
-        self.mail_shots: dict[int, tuple[bytes, str]] = {}
+        self.reveal_at = reveal_at
+        self.before_shots: dict[int, tuple[bytes, str]] = {}
         self._index = -1
 
     def _do(self, step: Step, persona) -> None:
@@ -46,7 +50,14 @@ class GuideRunner(ChromiumRunner):
             message = self._newest_mail(spec["to"], spec.get("subject", ""))
             url = self._url(f"mailbox:/messages/{message['id']}")
             self.browser.open(url)
-            self.mail_shots[self._index] = (self.browser.screenshot(), url)
+            self.before_shots[self._index] = (self.browser.screenshot(), url)
+        if self._index in self.reveal_at and step.action == "click":
+            text, within = self._fill(step.argument, persona), self._fill(step.within, persona) if step.within else None
+            self.browser.reveal(text, within)
+            png = self.browser.screenshot(full_page=False)
+            if not self.browser.shows(text, within):
+                raise GuideError(f"the menu holding « {text} » closed before its picture was taken")
+            self.before_shots[self._index] = (png, self.browser.page.url)
         Runner._do(self, step, persona)
 
 
@@ -61,11 +72,12 @@ def take_shots(captures: Sequence[Capture], served, chromium: Chromium,
     for wanted in by_scenario.values():
         scenario = wanted[0].scenario
         last = max(c.index for c in wanted)
-        result, mail_shots = _run(replace(scenario, steps=scenario.steps[:last + 1]), served, chromium,
-                                  {c.index for c in wanted if c.mail})
+        result, before_shots = _run(replace(scenario, steps=scenario.steps[:last + 1]), served, chromium,
+                                    {c.index for c in wanted if c.mail}, {c.index for c in wanted if c.reveal})
         for capture in wanted:
             step = result.steps[capture.index]
-            png, url = (capture.mail and mail_shots.get(capture.index)) or (step.screenshot, step.url)
+            before = (capture.mail or capture.reveal) and before_shots.get(capture.index)
+            png, url = before or (step.screenshot, step.url)
             if not png:
                 raise GuideError(f"{capture.guide_id}: no screenshot after « {step.step.say} » "
                                  f"(scenario {scenario.name}, step {capture.index + 1})")
@@ -75,17 +87,17 @@ def take_shots(captures: Sequence[Capture], served, chromium: Chromium,
     return shots
 
 
-def _run(scenario: Scenario, served, chromium: Chromium, mail_at: set[int]):
+def _run(scenario: Scenario, served, chromium: Chromium, mail_at: set[int], reveal_at: set[int]):
     started = time.perf_counter()
     served.reset()
     browser = chromium.new_browser(trace=False)
     try:
-        runner = GuideRunner(browser, dict(served.urls), mail_at)
+        runner = GuideRunner(browser, dict(served.urls), mail_at, reveal_at)
         result = runner.run(scenario)
     finally:
         browser.close(None)
     if not result.ok:
         raise GuideError(f"the scenario {scenario.name} failed after {time.perf_counter() - started:.1f} s, "
                          f"so its screens are not the guide's: {result.describe_failure()}")
-    return result, runner.mail_shots
+    return result, runner.before_shots
 

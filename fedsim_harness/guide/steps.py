@@ -43,6 +43,8 @@ class GuideStep:
     explanation: str
     mail: bool = False  # the picture is the e-mail in the mailbox, before its link is followed
     scenario: str = ""  # the scenario to take the picture from, when not the first one naming the step
+    at: str = ""  # the scenario step (the start of its ``say``) after which the picture is taken
+    reveal: bool = False  # the picture is taken before that step, its target's menu opened
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Capture:
     scenario: Scenario
     index: int
     mail: bool = False
+    reveal: bool = False  # before step ``index``, with the menu holding its click target opened
 
 
 def load_book(path: Path = STEPS_FILE) -> Book:
@@ -91,7 +94,8 @@ def load_book(path: Path = STEPS_FILE) -> Book:
             if not str(spec.get("title", "")).strip() or not str(spec.get("explanation", "")).strip():
                 raise GuideError(f"{path.name}: {guide_id} has no title or no explanation")
             steps.append(GuideStep(guide_id, spec["title"].strip(), " ".join(spec["explanation"].split()),
-                                   bool(spec.get("mail", False)), str(spec.get("scenario", ""))))
+                                   bool(spec.get("mail", False)), str(spec.get("scenario", "")),
+                                   str(spec.get("at", "")), bool(spec.get("reveal", False))))
             placed.append(guide_id)
         sections.append(Section(section["title"], tuple(steps)))
     if sorted(placed) != list(GUIDE_IDS):
@@ -122,7 +126,8 @@ def _ordered(book: Book, scenarios: Sequence[Scenario]) -> list[Scenario]:
 
 def sources(book: Book, scenarios: Sequence[Scenario]) -> dict[str, tuple[Scenario, int]]:
     """For each guide step some scenario names: (scenario, index of its first
-    step naming it), in the step's own ``scenario`` when it names one."""
+    step naming it — or of the step ``at`` names), in the step's own
+    ``scenario`` when it names one."""
     found: dict[str, tuple[Scenario, int]] = {}
     for scenario in _ordered(book, scenarios):
         for index, step in enumerate(scenario.steps):
@@ -130,14 +135,21 @@ def sources(book: Book, scenarios: Sequence[Scenario]) -> dict[str, tuple[Scenar
                 found.setdefault(guide_id, (scenario, index))
     chosen = {s.name: s for s in scenarios}
     for guide_step in book.steps:
-        if not guide_step.scenario:
-            continue
-        scenario = chosen.get(guide_step.scenario)
-        naming = [n for n, s in enumerate(scenario.steps) if guide_step.id in s.guide] if scenario else []
-        if not naming:
-            raise GuideError(f"{guide_step.id}: the scenario {guide_step.scenario!r} given in steps.yaml "
-                             f"is not there or has no step naming {guide_step.id}")
-        found[guide_step.id] = (scenario, naming[0])
+        if guide_step.scenario:
+            scenario = chosen.get(guide_step.scenario)
+            naming = [n for n, s in enumerate(scenario.steps) if guide_step.id in s.guide] if scenario else []
+            if not naming:
+                raise GuideError(f"{guide_step.id}: the scenario {guide_step.scenario!r} given in steps.yaml "
+                                 f"is not there or has no step naming {guide_step.id}")
+            found[guide_step.id] = (scenario, naming[0])
+        if guide_step.at and guide_step.id in found:
+            scenario = found[guide_step.id][0]
+            naming = [n for n, s in enumerate(scenario.steps)
+                      if guide_step.id in s.guide and s.say.startswith(guide_step.at)]
+            if not naming:
+                raise GuideError(f"{guide_step.id}: no step of the scenario {scenario.name} names "
+                                 f"{guide_step.id} and says « {guide_step.at}… » (steps.yaml `at`)")
+            found[guide_step.id] = (scenario, naming[0])
     return found
 
 
@@ -148,4 +160,4 @@ def plan(book: Book, scenarios: Sequence[Scenario]) -> list[Capture]:
     uncovered = [g.id for g in book.steps if g.id not in found]
     if uncovered:
         raise GuideError(f"no scenario step names {', '.join(uncovered)}: no screenshot for them")
-    return [Capture(g.id, *found[g.id], mail=g.mail) for g in book.steps]
+    return [Capture(g.id, *found[g.id], mail=g.mail, reveal=g.reveal) for g in book.steps]

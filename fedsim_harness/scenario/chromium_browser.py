@@ -112,6 +112,38 @@ class ChromiumBrowser:
                 return self._navigate(partial(self._press, target), f"clicking « {text} »")
         raise BrowserError(f"no link or button « {text} » on {self._tab.url}")
 
+    def shows(self, text: str, within: str | None = None) -> bool:
+        """Whether a link or button ``text`` is visible now (not merely in the page)."""
+        scope = self._scope(within)
+        name = re.compile(re.escape(text))
+        return any(scope.get_by_role(role, name=name).first.is_visible()
+                   for role in ("link", "button") if scope.get_by_role(role, name=name).count())
+
+    def reveal(self, text: str, within: str | None = None) -> None:
+        """Open the menu that holds the link or button ``text`` as a person
+        would before choosing in it: a closed ``<details>``, or the toggle
+        button (``aria-controls``, ``aria-expanded="false"``) of the element
+        holding it. Nothing to do when the target is already visible."""
+        scope = self._scope(within)
+        name = re.compile(re.escape(text))
+        targets = [scope.get_by_role(role, name=name, include_hidden=True) for role in ("link", "button")]
+        target = next((found.first for found in targets if found.count()), None)
+        if target is None:
+            raise BrowserError(f"no link or button « {text} » on {self._tab.url}")
+        if target.is_visible():
+            return
+        closed = target.locator("xpath=ancestor::details[not(@open)]/summary")
+        if closed.count():
+            closed.first.click()
+        else:
+            holder = target.evaluate("el => (el.closest('[id]') || {id: ''}).id")
+            toggle = self._tab.locator(f"[aria-controls={_css_string(holder)}][aria-expanded=false]")
+            if not holder or toggle.count() == 0:
+                raise BrowserError(f"« {text} » is hidden and no menu button opens it on {self._tab.url}")
+            toggle.first.click()
+        target.wait_for(state="visible", timeout=5000)
+        target.evaluate("el => el.scrollIntoView({block: 'center'})")
+
     def has(self, text: str) -> bool:
         name = re.compile(re.escape(text))
         return any(self._tab.get_by_role(role, name=name, include_hidden=True).count() for role in ("link", "button"))
@@ -151,10 +183,13 @@ class ChromiumBrowser:
 
     # -- for reports -----------------------------------------------------------
 
-    def screenshot(self) -> bytes:
-        """A PNG of the whole page as it is now (b"" when it cannot be taken)."""
+    def screenshot(self, *, full_page: bool = True) -> bytes:
+        """A PNG of the whole page as it is now, or of the window only (b""
+        when it cannot be taken). Chromium takes a whole page by resizing the
+        window, which closes an open menu: a page with a menu opened by
+        :meth:`reveal` is taken as the window shows it."""
         try:
-            return self._tab.screenshot(full_page=True, type="png", animations="disabled")
+            return self._tab.screenshot(full_page=full_page, type="png", animations="disabled")
         except Exception:  # noqa: BLE001 - a missing picture is not the scenario's failure
             return b""
 

@@ -94,7 +94,12 @@
     document.addEventListener("click", function (event) {
       if (!event.target.closest(".action-cell")) { closeAll(null); }
     });
-    window.addEventListener("resize", function () { closeAll(null); });
+    /* A new width moves the menus: close them. Not on a height-only change
+       (a phone's address bar hiding as the page scrolls, a full-page capture). */
+    var width = window.innerWidth;
+    window.addEventListener("resize", function () {
+      if (window.innerWidth !== width) { width = window.innerWidth; closeAll(null); }
+    });
   }
 
   function start() {

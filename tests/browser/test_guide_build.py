@@ -47,6 +47,18 @@ def test_the_guide_for_the_first_three_steps(chromium_executable: Path, tmp_path
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 1
 
 
+def test_g13_shows_the_actions_menu_open_and_g14_the_page_it_leads_to(chromium_executable: Path,
+                                                                      tmp_path: Path) -> None:
+    built = build_guide(tmp_path / "out", ["G13", "G14"], executable=chromium_executable)
+
+    images = _pngs(built.html.read_text(encoding="utf-8"))
+    assert images["G13"] != images["G14"]
+    # G13 is the window as shown with the ⋮ menu open (a whole-page capture
+    # resizes the window, which closes it); G14 the whole Modigia page.
+    height = {g: struct.unpack(">I", png[20:24])[0] for g, png in images.items()}
+    assert height["G13"] == 800 and height["G14"] > 800
+
+
 def test_the_command_says_where_the_guide_is_and_refuses_an_unknown_step(chromium_executable: Path,
                                                                          tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,6 +45,29 @@ def test_the_main_journey_gives_the_first_screens_and_the_email_is_shown_itself(
     assert captures["G20"].scenario.name == "bel-foreign-national"
 
 
+def test_no_two_guide_steps_show_the_same_picture() -> None:
+    """Each step has its own screen: a picture is (scenario, step, taken
+    before or after it); G13 shows the ⋮ menu open, just before « Démarrer
+    la démarche » is chosen, and G14 the page that choice leads to."""
+    captures = plan(load_book(), SCENARIOS)
+    pictures = {}
+    for capture in captures:
+        picture = (capture.scenario.name, capture.index, capture.mail or capture.reveal)
+        assert picture not in pictures, f"{capture.guide_id} shows the same picture as {pictures[picture]}"
+        pictures[picture] = capture.guide_id
+    by_id = {c.guide_id: c for c in captures}
+    assert by_id["G13"].reveal and by_id["G13"].scenario.steps[by_id["G13"].index].action == "click"
+    assert (by_id["G14"].scenario.name, by_id["G14"].index) == (by_id["G13"].scenario.name, by_id["G13"].index)
+
+
+def test_at_names_a_step_that_is_not_there(tmp_path: Path) -> None:
+    text = STEPS_FILE.read_text(encoding="utf-8").replace(
+        "at: Parcourir toutes les pages des CGU", "at: Une étape qui n'existe pas")
+    (tmp_path / "steps.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(GuideError, match="G15: no step of the scenario eid-first-login .* « Une étape qui n'existe pas"):
+        plan(load_book(tmp_path / "steps.yaml"), SCENARIOS)
+
+
 def test_a_step_no_scenario_names_is_refused_by_name() -> None:
     only_g01 = [s for s in SCENARIOS if s.name == "eid-first-login"]
     with pytest.raises(GuideError, match="no scenario step names G04"):
