@@ -1,7 +1,9 @@
 """Keys and self-signed certificates for the SAML entities, made on first run.
 
 Files live in ``certs/`` (never committed): ``<name>.key`` (PKCS#8 PEM, 0600)
-and ``<name>.crt``. Existing files are kept unless ``force`` is set.
+and ``<name>.crt``; an SP's encryption key pair (one key per purpose: not
+its signing key) is ``<name>-enc.key|.crt``. Existing files are kept unless
+``force`` is set.
 """
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ class KeyPair:
 
 def key_pair(certs_dir: Path, name: str) -> KeyPair:
     return KeyPair(certs_dir / f"{name}.key", certs_dir / f"{name}.crt")
+
+
+def encryption_name(name: str) -> str:
+    """The file stem of an entity's encryption key pair."""
+    return f"{name}-enc"
 
 
 def self_signed(common_name: str, *, years: int = 10) -> tuple[bytes, bytes]:

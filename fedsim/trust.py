@@ -5,6 +5,7 @@ the entity table each time ``ensure`` runs, so a port change is picked up.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -18,9 +19,42 @@ from fedsim.federation import TRUST, Entity, Settings, entities
 from fedsim.saml import config as saml_config
 
 
-def metadata_xml(entity: Entity, certs_dir: Path) -> str:
-    conf = saml_config.load(saml_config.config_dict(entity, certs_dir))
-    return str(entity_descriptor(conf))
+def metadata_xml(entity: Entity, certs_dir: Path, encryption: bool | None = None) -> str:
+    """``encryption``: whether an SP publishes its encryption key (with
+    ``use="encryption"`` and the algorithms it accepts as EncryptionMethod);
+    None: as its environment variable says (``saml_config.wants_encryption``)."""
+    if encryption is None:
+        encryption = saml_config.wants_encryption(entity.name)
+    conf = saml_config.load(saml_config.config_dict(entity, certs_dir, encryption=encryption))
+    descriptor = entity_descriptor(conf)
+    if encryption:
+        from saml2 import md
+
+        from fedsim.saml.encryption import PUBLISHED_METHODS
+
+        sps = descriptor.spsso_descriptor
+        for sp in sps if isinstance(sps, list) else [sps] if sps is not None else []:
+            keys = sp.key_descriptor
+            for key in keys if isinstance(keys, list) else [keys] if keys is not None else []:
+                if key.use == "encryption":
+                    key.encryption_method = [md.EncryptionMethod(algorithm=a) for a in PUBLISHED_METHODS]
+    return str(descriptor)
+
+
+def write_metadata(settings: Settings, name: str, text: str) -> bool:
+    """Make ``certs/<name>.xml`` say ``text`` (an app whose configuration
+    changes its metadata, e.g. its encryption key); whether it changed.
+    Peers read it when they start. A folder that cannot be written (certs
+    mounted read-only) is logged, not fatal: the app still serves its metadata."""
+    target = saml_config.metadata_file(settings.certs_dir, entities(settings)[name])
+    try:
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            return False
+        _write_atomic(target, text)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("metadata of %s not written to %s: %s", name, target, exc)
+        return False
+    return True
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -115,3 +149,72 @@ def descriptor_problem(source: Path | str, entity_id: str, descriptor: dict, rol
                                  for acs in descriptor.get("assertion_consumer_service", [])):
         return f"{where} n'a aucun AssertionConsumerService avec le binding HTTP-POST."
     return None
+
+
+# -- an SP of the federation behind another identity provider --
+
+
+def upstream_source(value: str | Path) -> Path | str:
+    """A metadata source as configured: an http(s) URL stays a string, anything else is a file path."""
+    text = str(value).strip()
+    return text if text.lower().startswith(("http://", "https://")) else Path(text).expanduser()
+
+
+def upstream_idp_config(settings: Settings, name: str, source: Path | str, idp_entity_id: str,
+                        *, fetch_timeout: float = 10, **options):  # -> saml2.config.Config
+    """pysaml2 config of the SP ``name`` trusting, instead of its built-in
+    IdP, the IdP ``idp_entity_id`` described by ``source`` (a metadata file
+    or an http(s) URL). MetadataUnavailable, naming the source, when it
+    cannot be read or does not describe that IdP with an HTTP-Redirect SSO
+    endpoint and a signing certificate."""
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.httpbase import HTTPBase
+    from saml2.mdstore import MetaDataExtern, MetaDataFile
+
+    table = entities(settings)
+    if not certs.key_pair(settings.certs_dir, name).exists():
+        ensure(settings, refresh_metadata=False)
+    try:
+        if isinstance(source, Path):
+            metadata = MetaDataFile([], str(source))
+        else:  # unsigned metadata accepted: no cert to check it against
+            http = HTTPBase(verify=True, http_client_timeout=fetch_timeout)
+            metadata = MetaDataExtern([], source, None, None, http)
+        metadata.load()
+    except Exception as exc:  # noqa: BLE001 - pysaml2 raises many unrelated types
+        raise MetadataUnavailable(unreadable(source, exc)) from None
+    descriptors = metadata.entity.get(idp_entity_id, {}).get("idpsso_descriptor", [])
+    if not descriptors:
+        known = ", ".join(sorted(metadata.entity)) or "aucune entité"
+        if not any(entity.get("idpsso_descriptor") for entity in metadata.entity.values()):
+            raise MetadataUnavailable(f"{no_peer_of_role(source, 'sp').rstrip('.')} ; entités décrites : {known}.")
+        raise MetadataUnavailable(f"{describe_source(source, start=True)} ne décrit pas le fournisseur d'identité "
+                                  f"{idp_entity_id} (entités : {known}).")
+    for descriptor in descriptors:
+        problem = descriptor_problem(source, idp_entity_id, descriptor, "sp")
+        if problem:
+            raise MetadataUnavailable(problem)
+    if not any(service.get("binding") == BINDING_HTTP_REDIRECT
+               for descriptor in descriptors for service in descriptor.get("single_sign_on_service", [])):
+        raise MetadataUnavailable(f"{describe_source(source, start=True)} ({idp_entity_id}) n'a aucun "
+                                  "SingleSignOnService avec le binding HTTP-Redirect.")
+    places = {"metadata_urls": [source], "metadata_fetch_timeout": fetch_timeout} if isinstance(source, str) \
+        else {"peer_metadata": [source]}
+    return saml_config.load(saml_config.config_dict(table[name], settings.certs_dir, **places, **options))
+
+
+def sp_config(settings: Settings, name: str, idp_metadata: str | Path | None = None,
+              idp_entity_id: str | None = None, **options):  # -> (saml2.config.Config, str)
+    """The SP ``name``'s config and the entity ID of its IdP: the built-in
+    one of ``TRUST`` when ``idp_metadata`` is not set, otherwise the IdP
+    ``idp_entity_id`` of that file or URL (``upstream_idp_config``)."""
+    if not idp_metadata:
+        if idp_entity_id:
+            raise MetadataUnavailable(f"Entité du fournisseur d'identité {idp_entity_id} donnée sans ses "
+                                      "métadonnées (fichier ou URL) : indiquez les deux.")
+        return entity_config(settings, name, **options), entities(settings)[TRUST[name][0]].entity_id
+    source = upstream_source(idp_metadata)
+    if not idp_entity_id:
+        raise MetadataUnavailable(f"{describe_source(source, start=True)} est configuré sans l'entity ID du "
+                                  "fournisseur d'identité à utiliser : indiquez-le aussi.")
+    return upstream_idp_config(settings, name, source, idp_entity_id, **options), idp_entity_id

@@ -9,9 +9,9 @@ from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.saml.slo import LogoutService
 from fedsim.saml.sp import ServiceProvider
-from fedsim.saml import state as saml_state
+from fedsim.saml import mapping, state as saml_state
 from fedsim.saml.state import SamlStateBase
-from fedsim.trust import entity_config, metadata_xml
+from fedsim.trust import metadata_xml, sp_config, write_metadata
 from fedsim.web import configure_shared
 from fedsim.mail import Mailer
 from modigia_sp import account, catalogue, config, courses, policies, sso
@@ -53,8 +53,19 @@ def configure_services(app: Flask) -> None:
 
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
-    saml_config = entity_config(settings, "modigia-sp", accepted_time_diff=app.config["ACCEPTED_TIME_DIFF"])
-    sp = ServiceProvider(saml_config, idp_entity_id=table["cerbere-idp"].entity_id)
+    # Cerbère by default; another IdP by MODIGIA_IDP_METADATA + MODIGIA_IDP_ENTITY_ID,
+    # its attribute names and levels by MODIGIA_IDP_MAPPING (fedsim.saml.mapping).
+    saml_config, idp_entity_id = sp_config(settings, "modigia-sp", app.config["IDP_METADATA"],
+                                           app.config["IDP_ENTITY_ID"],
+                                           accepted_time_diff=app.config["ACCEPTED_TIME_DIFF"],
+                                           encryption=bool(app.config["WANT_ASSERTIONS_ENCRYPTED"]))
+    idp_mapping = mapping.load(app.config["IDP_MAPPING"] or catalogue.DATA / "idp_mapping.yaml") \
+        .require_fields(("cerbereUsername",))  # who the user is, with the NameID
+    sp = ServiceProvider(idp_mapping.install(saml_config), idp_entity_id=idp_entity_id,
+                         want_assertions_encrypted=bool(app.config["WANT_ASSERTIONS_ENCRYPTED"]))
     app.extensions["modigia.sp"] = sp
+    app.extensions["modigia.idp_mapping"] = idp_mapping
     app.extensions["modigia.slo"] = LogoutService(sp.client)
-    app.extensions["modigia.sp_metadata"] = metadata_xml(table["modigia-sp"], settings.certs_dir)
+    app.extensions["modigia.sp_metadata"] = metadata_xml(table["modigia-sp"], settings.certs_dir,
+                                                         bool(app.config["WANT_ASSERTIONS_ENCRYPTED"]))
+    write_metadata(settings, "modigia-sp", app.extensions["modigia.sp_metadata"])  # for IdPs started later

@@ -27,4 +27,16 @@ def defaults(settings: Settings) -> dict:
         "ACCEPTED_TIME_DIFF": 60,  # seconds of clock skew tolerated on NotBefore / NotOnOrAfter
         "POLICIES_FILE": None,
         "COURSES_FILE": None,
+        # Encrypted assertions (MODIGIA_WANT_ASSERTIONS_ENCRYPTED): publish an
+        # encryption key (certs/modigia-sp-enc.*) in the metadata and refuse a
+        # plain Assertion. Set the environment variable for every process, so
+        # that Cerbère reads the metadata with that key when it starts.
+        "WANT_ASSERTIONS_ENCRYPTED": False,
+        # Another identity provider instead of Cerbère Citoyen (MODIGIA_IDP_*):
+        # its metadata (a file path or an http(s) URL) and entity ID; unset:
+        # the built-in Cerbère. IDP_MAPPING: the attribute and level mapping
+        # file (fedsim.saml.mapping); unset: data/idp_mapping.yaml (Cerbère's names).
+        "IDP_METADATA": None,
+        "IDP_ENTITY_ID": None,
+        "IDP_MAPPING": None,
     }

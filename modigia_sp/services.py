@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 from fedsim import clock
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.mapping import AttributeMapping, Mapped
 from fedsim.saml.sp import SamlLogin
 from fedsim.mail import Mailer
 from modigia_sp.catalogue import Course, Lesson, PolicyDocument
@@ -21,12 +22,13 @@ class PolicyRefused(Exception):
     pass
 
 
-def check_login(login: SamlLogin) -> None:
-    """What Modigia needs from Cerbère; raises ValueError before anything is stored."""
+def check_login(login: SamlLogin, idp_mapping: AttributeMapping) -> Mapped:
+    """What Modigia needs from its IdP (Cerbère, or the one configured), its
+    fields and level through ``idp_mapping`` (data/idp_mapping.yaml by
+    default); raises ValueError before anything is stored."""
     if not login.name_id:
-        raise ValueError("Cerbère n'a pas transmis d'identifiant (NameID).")
-    if not login.first("cerbereUsername"):
-        raise ValueError("Cerbère n'a pas transmis l'identifiant Cerbère Citoyen (cerbereUsername).")
+        raise ValueError(f"{idp_mapping.idp_label(login.issuer)} n'a pas transmis d'identifiant (NameID).")
+    return idp_mapping.apply(login)
 
 
 def insert_once(db: Session, model: type[DeclarativeBase], **values: object) -> None:
@@ -53,10 +55,12 @@ def _user(db: Session, login: SamlLogin) -> User | None:
                                          User.idp_entity_id == login.issuer)).first()
 
 
-def user_from_login(db: Session, login: SamlLogin) -> User:
-    """Find or create the user by the pairwise NameID; refresh attributes.
-    Two first logins of one person at the same moment create one user."""
+def user_from_login(db: Session, login: SamlLogin, fields: dict[str, str] | None = None) -> User:
+    """Find or create the user by the pairwise NameID; refresh attributes
+    from ``fields`` (``check_login``'s; default: the attributes of these
+    names). Two first logins of one person at the same moment create one user."""
     now = clock.naive_utc_now()
+    field = (lambda name: fields.get(name, "")) if fields is not None else login.first
     user = _user(db, login)
     if user is None:
         insert_once(db, User, name_id=login.name_id, idp_entity_id=login.issuer, created_at=now,
@@ -66,9 +70,9 @@ def user_from_login(db: Session, login: SamlLogin) -> User:
         if user is None:  # the NameID is taken by a user of another identity provider
             raise SamlRefused("Cet identifiant (NameID) est déjà celui d'un autre utilisateur de Modigia.",
                               f"NameID {login.name_id[:80]} known from another issuer than {login.issuer[:200]}")
-    user.cerbere_username = login.first("cerbereUsername")
-    user.given_name, user.surname = login.first("givenName"), login.first("surname")
-    user.email, user.context, user.last_login_at = login.first("mail"), login.first("context"), now
+    user.cerbere_username = field("cerbereUsername")
+    user.given_name, user.surname = field("givenName"), field("surname")
+    user.email, user.context, user.last_login_at = field("mail"), field("context"), now
     user.attributes = dict(login.attributes)
     db.commit()
     return user

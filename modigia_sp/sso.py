@@ -1,5 +1,7 @@
-"""Modigia as a strict SAML SP of Cerbère Citoyen."""
+"""Modigia as a strict SAML SP of Cerbère Citoyen (or of the IdP configured: MODIGIA_IDP_*)."""
 from __future__ import annotations
+
+from functools import partial
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
@@ -35,14 +37,17 @@ def login():
 @bp.post("/saml/acs")
 def assertion_consumer():
     db = Database.session()
+    idp_mapping = current_app.extensions["modigia.idp_mapping"]
     login = _sp().accept(db, request.form.get("SAMLResponse"), request.form.get("RelayState"),
-                         session.get("sp_relay_states", []), check=check_login)
-    user = user_from_login(db, login)
+                         session.get("sp_relay_states", []), check=partial(check_login, idp_mapping=idp_mapping))
+    mapped = check_login(login, idp_mapping)  # passed already, in accept
+    user = user_from_login(db, login, mapped.fields)
     session.clear()
     sessions.regenerate()  # a new session id at every login
     session["user_id"] = user.id
-    session["demarche"] = login.first("demarche")
-    session["context"] = login.first("context")
+    session["demarche"] = mapped.fields.get("demarche", "")
+    session["context"] = mapped.fields.get("context", "")
+    session["level"] = mapped.level
     session["saml"] = {"idp": login.issuer, "name_id": login.name_id, "session_index": login.session_index}
     return redirect(login.next_url)
 

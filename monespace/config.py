@@ -28,4 +28,16 @@ def defaults(settings: Settings) -> dict:
         "PURGE_INTERVAL": timedelta(minutes=5),  # expired sessions and SAML requests (fedsim.purge)
         "PERSONAS_FILE": None,
         "DEMARCHES_FILE": None,
+        # Another identity provider upstream instead of CSAM (MONESPACE_CSAM_*):
+        # its metadata (a file path or an http(s) URL) and entity ID; unset:
+        # the built-in CSAM. CSAM_MAPPING: the attribute and level mapping
+        # file (fedsim.saml.mapping); unset: data/csam_mapping.yaml (CSAM's names).
+        "CSAM_METADATA": None,
+        "CSAM_ENTITY_ID": None,
+        "CSAM_MAPPING": None,
+        # Encrypted assertions from CSAM (MONESPACE_SAML_SP_WANT_ASSERTIONS_ENCRYPTED):
+        # the SP toward CSAM publishes an encryption key (certs/monespace-sp-enc.*)
+        # in its metadata and refuses a plain Assertion. Set the environment
+        # variable for every process, so that CSAM reads that key when it starts.
+        "SAML_SP_WANT_ASSERTIONS_ENCRYPTED": False,
     }

@@ -4,8 +4,13 @@ levels of assurance from one to the other."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, has_app_context
 
 from fedsim.levels import FAS_ORDER, LEVEL200
+from fedsim.saml import mapping
 from fedsim.saml.idp import context_satisfies
 from fedsim.saml.sp import SamlLogin
 
@@ -25,8 +30,26 @@ LEVELS = {
 PASSWORD_LEVEL = LEVEL200
 
 
-class UnknownLevel(ValueError):
-    pass
+UnknownLevel = mapping.UnknownLevel  # the level CSAM (or the IdP configured) sent is not in the mapping
+MAPPING_FILE = Path(__file__).parent / "data" / "csam_mapping.yaml"
+
+
+def load_mapping(path: Path | str | None = None) -> mapping.AttributeMapping:
+    """The upstream IdP's attribute names and levels (MONESPACE_CSAM_MAPPING;
+    default: CSAM's, data/csam_mapping.yaml): the NRN must be mapped, and
+    every level to a FAS level Cerbère can assert (``LEVELS``)."""
+    return mapping.load(path or MAPPING_FILE).require_fields(("egovNRN",)).require_levels(LEVELS)
+
+
+@lru_cache(maxsize=1)
+def _default_mapping() -> mapping.AttributeMapping:
+    return load_mapping()
+
+
+def current_mapping() -> mapping.AttributeMapping:
+    """The app's mapping (``monespace.csam_mapping``), or the default one outside an app."""
+    found = current_app.extensions.get("monespace.csam_mapping") if has_app_context() else None
+    return found or _default_mapping()
 
 
 def satisfies(level: str, requested: tuple[str, ...] | list[str], comparison: str = "exact") -> bool:
@@ -35,12 +58,16 @@ def satisfies(level: str, requested: tuple[str, ...] | list[str], comparison: st
     return context_satisfies(level, tuple(requested), comparison, FAS_ORDER)
 
 
-def upstream_levels_for(requested: tuple[str, ...] | list[str], comparison: str = "exact") -> tuple[str, ...]:
-    """The CSAM levels whose Cerbère counterpart (``LEVELS``) meets a
-    downstream request, weakest first: what to ask CSAM for (exactly). Empty
-    when no CSAM level can meet it (an unknown context, say)."""
-    found = [up for up, down in LEVELS.items() if satisfies(down, requested, comparison)]
-    return tuple(sorted(found, key=lambda level: FAS_ORDER.index(level) if level in FAS_ORDER else -1))
+def upstream_levels_for(requested: tuple[str, ...] | list[str], comparison: str = "exact",
+                        idp_mapping: mapping.AttributeMapping | None = None) -> tuple[str, ...]:
+    """The upstream IdP's levels (CSAM's FAS levels, or those of the IdP
+    configured, through its mapping: ``current_mapping()`` by default) whose
+    Cerbère counterpart (``LEVELS``) meets a downstream request, weakest
+    first: what to ask the IdP for (exactly). Empty when none can meet it
+    (an unknown context, say)."""
+    received = (idp_mapping or current_mapping()).file.levels  # upstream level -> FAS level
+    found = [up for up, fas in received.items() if satisfies(LEVELS[fas], requested, comparison)]
+    return tuple(sorted(found, key=lambda up: FAS_ORDER.index(received[up]) if received[up] in FAS_ORDER else -1))
 
 
 @dataclass(frozen=True)
@@ -56,16 +83,19 @@ class UpstreamIdentity:
     authority: str
 
     @classmethod
-    def from_saml(cls, login: SamlLogin) -> "UpstreamIdentity":
-        if not login.first("egovNRN"):
-            raise ValueError("CSAM n'a pas transmis le numéro de registre national (egovNRN).")
-        if login.authn_context not in LEVELS:
-            raise UnknownLevel(f"Niveau d'authentification inconnu : {login.authn_context!r}")
-        return cls(nrn=login.first("egovNRN"), given_name=login.first("givenName"),
-                   surname=login.first("surname"), email=login.first("mail"),
-                   language=(login.first("PrefLanguage", "fr") or "fr")[:2].lower(),
-                   level=login.authn_context, authority=login.issuer,
-                   method=login.first("urn:be:fedict:iam:attr:authenticationmethod"))
+    def from_saml(cls, login: SamlLogin, idp_mapping: mapping.AttributeMapping | None = None) -> "UpstreamIdentity":
+        """Through ``idp_mapping`` (default: ``current_mapping()``); a missing
+        required attribute or an unknown level: ValueError naming it."""
+        mapped = (idp_mapping or current_mapping()).apply(login)
+        fields = mapped.fields
+        if not fields.get("egovNRN"):  # a mapping that does not require it
+            raise mapping.MissingAttribute(f"L'attribut numéro de registre national (egovNRN) manque dans "
+                                           f"l'assertion de {login.issuer}.")
+        return cls(nrn=fields["egovNRN"], given_name=fields.get("givenName", ""),
+                   surname=fields.get("surname", ""), email=fields.get("mail", ""),
+                   language=(fields.get("PrefLanguage") or "fr")[:2].lower(),
+                   level=mapped.level, authority=login.issuer,
+                   method=fields.get("urn:be:fedict:iam:attr:authenticationmethod", ""))
 
     @classmethod
     def from_cerbere_password(cls, account, authority: str) -> "UpstreamIdentity":  # noqa: ANN001 - Account

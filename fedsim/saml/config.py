@@ -5,6 +5,9 @@ inside ``service.idp`` / ``service.sp``, so they are set there.
 """
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -50,6 +53,35 @@ def eidas_converter() -> AttributeConverter:
     return converter
 
 
+# The setting that makes an SP of the federation publish an encryption key
+# and refuse plain assertions: its app's config key and the environment
+# variable its app reads it from (``app.config.from_prefixed_env``), read
+# here too so that the metadata every process writes agrees with the app.
+ENCRYPTION_SETTINGS = {
+    "modigia-sp": ("WANT_ASSERTIONS_ENCRYPTED", "MODIGIA_WANT_ASSERTIONS_ENCRYPTED"),
+    "monespace-sp": ("SAML_SP_WANT_ASSERTIONS_ENCRYPTED", "MONESPACE_SAML_SP_WANT_ASSERTIONS_ENCRYPTED"),
+}
+
+
+def wants_encryption(entity_name: str, app_config: Mapping | None = None,
+                     environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the SP ``entity_name`` wants encrypted assertions: its app's
+    config key if given, else its environment variable (read as Flask's
+    ``from_prefixed_env`` reads it: JSON, ``true``/``false``/``1``/``0``)."""
+    if entity_name not in ENCRYPTION_SETTINGS:
+        return False
+    key, variable = ENCRYPTION_SETTINGS[entity_name]
+    if app_config is not None and key in app_config:
+        return bool(app_config[key])
+    value = (os.environ if environ is None else environ).get(variable)
+    if value is None:
+        return False
+    try:
+        return bool(json.loads(value))
+    except ValueError:
+        return bool(value)
+
+
 def metadata_file(certs_dir: Path, entity: Entity) -> Path:
     return certs_dir / f"{entity.name}.xml"
 
@@ -57,14 +89,17 @@ def metadata_file(certs_dir: Path, entity: Entity) -> Path:
 def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | None = None,
                 *, assertion_lifetime_minutes: int = 5, accepted_time_diff: int = 60,
                 metadata_urls: list[str] | None = None, metadata_fetch_timeout: float = 10,
-                eidas: bool = False) -> dict:
+                eidas: bool = False, encryption: bool = False) -> dict:
     """``peer_metadata``: metadata files to trust; ``metadata_urls``: metadata
     fetched over HTTP(S) when the configuration is loaded (pysaml2 "remote"
     source, unsigned metadata accepted: no ``cert`` to check it against).
     ``eidas`` (off by default): the eIDAS SAML profile — an SP puts
     ``eidas:SPType`` public and the mandatory ``eidas:RequestedAttributes`` in
     its AuthnRequests; an IdP sends attributes with NameFormat uri; both map
-    the natural-person attribute names (``EIDAS_ATTRIBUTES``)."""
+    the natural-person attribute names (``EIDAS_ATTRIBUTES``).
+    ``encryption`` (an SP; off by default): its encryption key pair
+    (``certs/<name>-enc.key|.crt``, made if missing), published in its
+    metadata with ``use="encryption"`` (IdPs then encrypt its assertions)."""
     pair = certs.key_pair(certs_dir, entity.name)
     algorithms = {"signing_algorithm": SIG_RSA_SHA256, "digest_algorithm": DIGEST_SHA256}
     if entity.role == "idp":
@@ -134,6 +169,11 @@ def config_dict(entity: Entity, certs_dir: Path, peer_metadata: list[Path] | Non
     }
     if eidas:
         conf[_EIDAS_FLAG] = True
+    if encryption and entity.role == "sp":
+        encryption_pair = certs.ensure(certs_dir, certs.encryption_name(entity.name),
+                                       f"{entity.entity_id} (chiffrement)")
+        conf["encryption_keypairs"] = [{"key_file": str(encryption_pair.key_file),
+                                        "cert_file": str(encryption_pair.cert_file)}]
     if peer_metadata:
         conf["metadata"] = {"local": [str(p) for p in peer_metadata]}
     if metadata_urls:

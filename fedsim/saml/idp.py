@@ -3,7 +3,10 @@
 while the person authenticates, answer with a signed Response holding a
 signed Assertion (HTTP-POST), or a signed error Response (NoPassive,
 NoAuthnContext, InvalidNameIDPolicy...). NameIDPolicy: persistent (pairwise)
-by default, transient (a fresh random value per Response) when asked."""
+by default, transient (a fresh random value per Response) when asked.
+The Assertion is encrypted (signed first, then an EncryptedAssertion;
+``fedsim.saml.encryption``) for an SP whose metadata publishes a key with
+``use="encryption"``."""
 from __future__ import annotations
 
 import json
@@ -12,7 +15,7 @@ import secrets
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -27,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedsim import clock, protocol_log
-from fedsim.saml import authn_request, build, redirect, release
+from fedsim.saml import authn_request, build, encryption, redirect, release
 from fedsim.saml.build import saml_instant  # noqa: F401 - part of this module's interface
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.profile import ENTITY_FORMAT
@@ -320,8 +323,11 @@ class IdentityProvider:
     def respond(self, info: AuthnRequestInfo, *, subject: str, attributes: dict[str, list[str]],
                 authn_context: str, authenticating_authority: str | None = None,
                 authn_instant: datetime | None = None, session_index: str | None = None,
-                session_not_on_or_after: datetime | None = None) -> Answer:
+                session_not_on_or_after: datetime | None = None,
+                shape_assertion: Callable[[etree._Element], None] | None = None) -> Answer:
         """The signed Response + signed Assertion for an accepted request.
+        ``shape_assertion``: called on the unsigned assertion before it is
+        signed (a profile's own typing of values: fedsim.saml.eidas).
         ``subject``: the persistent (pairwise) identifier, used unless the SP
         asked for a transient one; ``authn_instant``: when the person really
         authenticated (default: now); ``session_index``: the IdP session
@@ -333,6 +339,7 @@ class IdentityProvider:
         name_id = new_transient_id() if transient else subject
         name_id_format = NAMEID_FORMAT_TRANSIENT if transient else NAMEID_FORMAT_PERSISTENT
         session_index = session_index or new_session_index()
+        recipient = self.encryption_for(info.sp_entity_id)  # or SamlRefused: its key is unusable
         now = clock.now()
         config = self.server.config
         root = build.response(issuer=self.entity_id, destination=info.acs_url, in_response_to=info.request_id,
@@ -345,11 +352,25 @@ class IdentityProvider:
             session_index=session_index, authn_context=authn_context,
             authenticating_authority=authenticating_authority, session_not_on_or_after=session_not_on_or_after,
             attributes=release.released(config, info.sp_entity_id, attributes))
+        if shape_assertion is not None:
+            shape_assertion(assertion)
         build.sign(assertion, self.signer)
+        if recipient is not None:  # signed, then encrypted; the Response is signed over the encrypted form
+            encryption.encrypt_assertion(assertion, recipient)
         build.sign(root, self.signer)
-        self._log_response(info, root)
+        self._log_response(info, root, "Success, assertion chiffrée" if recipient is not None else "Success")
         return Answer(info.acs_url, self._fields(info, root), name_id=name_id,
                       name_id_format=name_id_format, session_index=session_index)
+
+    def encryption_for(self, sp_entity_id: str) -> encryption.Recipient | None:
+        """The SP's encryption key (KeyDescriptor use="encryption" in its
+        metadata, parsed once per certificate), or None: it gets a plain
+        Assertion. SamlRefused when the key or its algorithms are unusable."""
+        try:
+            entity = self.server.metadata[sp_entity_id]
+        except KeyError:
+            return None
+        return encryption.recipient_for(entity)
 
     def respond_error(self, info: AuthnRequestInfo, status: str = STATUS_NO_AUTHN_CONTEXT,
                       message: str = "", *, top: str = STATUS_RESPONDER) -> PostForm:

@@ -15,8 +15,15 @@ Rules (SAML 2.0 Core, Profiles §4.1.4, Bindings §3.5.5.2):
   neither before the request nor in the future;
 - a non-Success status: refused with that status (``IdpStatus`` and its
   kinds), and refused outright if it carries an assertion anyway;
-- exactly one ``saml:Assertion`` in the whole document (no encrypted or
-  nested ones, no Advice), signed, Version 2.0, issued by the expected IdP;
+- exactly one ``saml:Assertion`` in the whole document (no nested ones, no
+  Advice), signed, Version 2.0, issued by the expected IdP; or, for an SP
+  with an encryption key, exactly one ``saml:EncryptedAssertion`` (and no
+  plain one), a direct child of the Response: once the Response's signature
+  holds, it is decrypted (AES-GCM, RSA-OAEP only: ``fedsim.saml.encryption``)
+  and the Assertion replaces it in the same tree, where every rule below
+  applies to it (schema, no comment, unique IDs, its own signature by the
+  IdP's metadata key). An SP that demands encryption
+  (``Expected.assertions_encrypted``) refuses a plain Assertion;
 - a ``Subject`` with a non-empty ``NameID`` of an accepted format whose
   qualifiers, when present, name the IdP and this SP; only bearer
   ``SubjectConfirmation``s, each with a ``SubjectConfirmationData`` that has
@@ -44,6 +51,7 @@ from lxml import etree
 from fedsim import clock
 from fedsim.saml.errors import AuthnContextUnavailable, IdpStatus, NameIdPolicyRefused, PassiveUnavailable, SamlRefused
 from fedsim.saml import schema
+from fedsim.saml.encryption import Decrypter
 from fedsim.saml.xmlsec_backend import SignatureRefused, parse_document, verify_enveloped
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -80,6 +88,7 @@ class Expected:
     requested_at: datetime  # aware UTC: when the AuthnRequest was made
     skew: timedelta = timedelta(seconds=60)
     name_id_formats: frozenset[str] = frozenset({PERSISTENT, TRANSIENT})
+    assertions_encrypted: bool = False  # a plain Assertion is refused
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,8 @@ class CheckedAssertion:
     session_not_on_or_after: datetime | None
     valid_until: datetime  # the earliest NotOnOrAfter: the replay cache keeps the ID at least until then
     authenticating_authorities: tuple[str, ...] = field(default=())
+    # each value's xsi:type resolved to {namespace}local ("" when absent), by attribute (typed profiles: eIDAS)
+    attribute_types: dict[str, list[str]] = field(default_factory=dict)
 
 
 def refuse(reason: str, detail: str = "") -> SamlRefused:
@@ -115,24 +126,39 @@ def decode(saml_response: str) -> bytes:
 
 def parse(data: bytes) -> etree._ElementTree:
     """Parsed once, hardened, and schema-valid; or refused."""
+    tree = _read(data, "message SAML")
+    _valid(tree, "message SAML")
+    return tree
+
+
+def _read(data: bytes, what: str) -> etree._ElementTree:
+    """Parsed, hardened, without DOCTYPE, comment or processing instruction."""
     try:
         tree = parse_document(data)
     except SignatureRefused as exc:
         text = str(exc)
         if "DOCTYPE" in text:
-            raise refuse("Message refusé : les déclarations DOCTYPE (et donc les entités) sont interdites "
-                         "dans un message SAML.", text) from None
-        raise refuse("Message SAML illisible : ce n'est pas un document XML bien formé en UTF-8.", text) from None
-    for node in tree.getroot().iter(etree.Comment, etree.ProcessingInstruction):
-        raise refuse("Message refusé : un commentaire ou une instruction de traitement se trouve dans le "
-                     "message SAML (ils peuvent tronquer un identifiant signé).",
-                     f"line {node.sourceline}")
+            raise refuse(f"Message refusé : les déclarations DOCTYPE (et donc les entités) sont interdites "
+                         f"dans un {what}.", text) from None
+        raise refuse(f"{what[0].upper()}{what[1:]} illisible : ce n'est pas un document XML bien formé en UTF-8.",
+                     text) from None
+    _no_comment(tree.getroot(), what)
+    return tree
+
+
+def _no_comment(element: etree._Element, what: str) -> None:
+    for node in element.iter(etree.Comment, etree.ProcessingInstruction):
+        raise refuse(f"Message refusé : un commentaire ou une instruction de traitement se trouve dans le "
+                     f"{what} (ils peuvent tronquer un identifiant signé).", f"line {node.sourceline}")
+
+
+def _valid(tree: etree._ElementTree, what: str) -> None:
     try:
         schema.validate_tree(tree)
     except schema.XMLSchemaError as exc:
         first = str(exc).split(" | ")[0].rpartition(": ")[2]  # libxml2's first complaint, without position
-        raise refuse(f"Message SAML non conforme au schéma SAML 2.0 : {first[:300]}", str(exc)[:500]) from None
-    return tree
+        raise refuse(f"{what[0].upper()}{what[1:]} non conforme au schéma SAML 2.0 : {first[:300]}",
+                     str(exc)[:500]) from None
 
 
 def instant(value: str | None, what: str) -> datetime:
@@ -229,6 +255,34 @@ def _status(root: etree._Element) -> None:
                status=specific, message=message)
 
 
+def decrypt_assertion(root: etree._Element, expected: Expected, decrypter: Decrypter | None) -> bool:
+    """Put the decrypted Assertion in place of the Response's one
+    EncryptedAssertion, in this same tree (run once the Response's signature
+    holds: it covers the encrypted form); whether there was one. A plain
+    Assertion to an SP that demands encryption is refused here."""
+    encrypted = root.findall("saml:EncryptedAssertion", NS)
+    if not encrypted:
+        if expected.assertions_encrypted and root.find("saml:Assertion", NS) is not None:
+            raise refuse("Assertion en clair refusée : ce service exige des assertions chiffrées "
+                         "(EncryptedAssertion) pour la clé de chiffrement publiée dans ses métadonnées.")
+        return False
+    if decrypter is None:
+        raise refuse("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
+                     "accepte pas.")
+    if len(encrypted) > 1 or root.find("saml:Assertion", NS) is not None:
+        raise refuse(f"{len(encrypted)} assertion(s) chiffrée(s) et {len(root.findall('saml:Assertion', NS))} en "
+                     "clair dans la Response : exactement une assertion est acceptée (SAML Profiles §4.1.4.2).")
+    plaintext = decrypter.decrypt(encrypted[0])  # or SamlRefused: algorithm refused, undecryptable
+    what = "contenu déchiffré de l'assertion"
+    assertion = _read(plaintext, what).getroot()  # hardened, no DOCTYPE, comment or processing instruction
+    if assertion.tag != _ASSERTION:
+        raise refuse(f"Assertion chiffrée refusée : son contenu déchiffré est un élément "
+                     f"{etree.QName(assertion).localname[:100]}, pas une saml:Assertion.")
+    root.replace(encrypted[0], assertion)
+    _valid(root.getroottree(), "message SAML déchiffré")  # the assertion, now in its place
+    return True
+
+
 def the_assertion(root: etree._Element) -> etree._Element:
     """The one assertion of the document, a direct child of the Response."""
     everywhere, signatures, encrypted = [], 0, False
@@ -240,8 +294,8 @@ def the_assertion(root: etree._Element) -> etree._Element:
         else:
             encrypted = True
     if encrypted:
-        raise refuse("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
-                     "accepte pas.")
+        raise refuse("Assertion chiffrée imbriquée ou supplémentaire : seule une EncryptedAssertion enfant direct "
+                     "de la Response est déchiffrée, et l'assertion déchiffrée ne peut pas en contenir.")
     direct = [element for element in everywhere if element.getparent() is root]
     if not everywhere:
         raise refuse("Aucune assertion dans la Response.")
@@ -274,6 +328,7 @@ def check_assertion(assertion: etree._Element, expected: Expected, keys: list, n
     return CheckedAssertion(
         assertion_id=assertion.get("ID", ""), issuer=issuer, name_id=name_id, name_id_format=name_format,
         attributes=_attributes(assertion, attribute_name),
+        attribute_types=_attribute_types(assertion, attribute_name),
         authn_context=statement["context"], authn_instant=statement["instant"],
         session_index=statement["session_index"], session_not_on_or_after=statement["session_end"],
         valid_until=min(d for d in (delivery_deadline, conditions_end) if d is not None),
@@ -410,11 +465,30 @@ def _attributes(assertion: etree._Element, attribute_name: Callable[[str | None,
     return found
 
 
+def _attribute_types(assertion: etree._Element,
+                     attribute_name: Callable[[str | None, str], str]) -> dict[str, list[str]]:
+    """The xsi:type of each AttributeValue, its prefix resolved on the value
+    element (``{namespace}local``; a prefix not in scope is kept as written)."""
+    found: dict[str, list[str]] = {}
+    for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+        types = found.setdefault(attribute_name(attribute.get("NameFormat"), attribute.get("Name", "")), [])
+        for value in attribute.findall("saml:AttributeValue", NS):
+            prefix, _, local = (value.get(f"{{{XSI}}}type") or "").strip().rpartition(":")
+            namespace = value.nsmap.get(prefix or None) if local else None
+            types.append(f"{{{namespace}}}{local}" if namespace else (f"{prefix}:{local}" if prefix else local))
+    return found
+
+
 def read_response(data: bytes, expected: Expected, keys: list,
-                  attribute_name: Callable[[str | None, str], str]) -> CheckedAssertion:
-    """Every rule of the module docstring, on one tree; SamlRefused otherwise."""
+                  attribute_name: Callable[[str | None, str], str], *,
+                  decrypter: Decrypter | None = None) -> CheckedAssertion:
+    """Every rule of the module docstring, on one tree; SamlRefused otherwise.
+    ``decrypter``: this SP's encryption key (None: it accepts no
+    EncryptedAssertion)."""
     tree = parse(data)
     now = clock.now()
     root = tree.getroot()
     check_response(root, expected, keys, now)
-    return check_assertion(the_assertion(root), expected, keys, now, attribute_name, ids_checked=True)
+    decrypted = decrypt_assertion(root, expected, decrypter)
+    # A decrypted assertion joined the tree after the Response's check: its IDs are checked again.
+    return check_assertion(the_assertion(root), expected, keys, now, attribute_name, ids_checked=not decrypted)

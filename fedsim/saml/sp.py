@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from fedsim import clock, protocol_log
-from fedsim.saml import build, profile
+from fedsim.saml import build, encryption, profile
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
 from fedsim.saml.xmlsec_backend import certificate_key
@@ -58,6 +58,8 @@ class SamlLogin:
     authn_instant: datetime | None = None
     session_not_on_or_after: datetime | None = None
     authenticating_authorities: tuple[str, ...] = ()
+    # each value's xsi:type as {namespace}local, by attribute (fedsim.saml.eidas checks them)
+    attribute_types: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def first(self, name: str, default: str = "") -> str:
         values = self.attributes.get(name) or [default]
@@ -67,11 +69,16 @@ class SamlLogin:
 class ServiceProvider:
     def __init__(self, config: Config, idp_entity_id: str, *,
                  request_lifetime: timedelta = timedelta(minutes=15),
-                 name_id_formats: frozenset[str] = frozenset({profile.PERSISTENT, profile.TRANSIENT})) -> None:
+                 name_id_formats: frozenset[str] = frozenset({profile.PERSISTENT, profile.TRANSIENT}),
+                 want_assertions_encrypted: bool = False) -> None:
         """pysaml2 reads the metadata (and builds the AuthnRequests that carry
         extensions); ``fedsim.saml.build`` builds the others with lxml and
         signs the redirect; Responses are read by ``fedsim.saml.profile``. The clock skew tolerated either
-        way is the configuration's ``accepted_time_diff`` (seconds)."""
+        way is the configuration's ``accepted_time_diff`` (seconds).
+        The configuration's first ``encryption_keypairs`` entry (its own key,
+        not the signing key) decrypts EncryptedAssertions; without one, they
+        are refused. ``want_assertions_encrypted``: a plain Assertion is
+        refused (needs that key)."""
         self.client = Saml2Client(config=config)
         self.idp_entity_id = idp_entity_id
         self.request_lifetime = request_lifetime
@@ -83,6 +90,11 @@ class ServiceProvider:
         self._plain_requests = not any(config.getattr(name, "sp") for name in (
             "sp_type", "requested_attributes", "name_id_policy_format", "virtual_organization"))
         self._key = load_pem_private_key(Path(config.key_file).read_bytes(), password=None)
+        pairs = config.encryption_keypairs or []
+        self.decrypter = encryption.Decrypter.from_file(pairs[0]["key_file"]) if pairs else None
+        if want_assertions_encrypted and self.decrypter is None:
+            raise ValueError("want_assertions_encrypted needs an encryption key pair (encryption_keypairs)")
+        self.want_assertions_encrypted = want_assertions_encrypted
         self._local_names = {(converter.name_format, remote): local
                              for converter in config.attribute_converters
                              for remote, local in (converter._fro or {}).items()}  # noqa: SLF001 - pysaml2's map
@@ -178,13 +190,13 @@ class ServiceProvider:
         if relay_state not in browser_relay_states:
             raise SamlRefused("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur.")
         checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
-                                        self._idp_keys(), self._attribute_name)
+                                        self._idp_keys(), self._attribute_name, decrypter=self.decrypter)
         login = SamlLogin(
             issuer=checked.issuer, name_id=checked.name_id, attributes=checked.attributes,
             authn_context=checked.authn_context, session_index=checked.session_index,
             next_url=pending.next_url, relay_state=pending.relay_state, name_id_format=checked.name_id_format,
             authn_instant=checked.authn_instant, session_not_on_or_after=checked.session_not_on_or_after,
-            authenticating_authorities=checked.authenticating_authorities)
+            authenticating_authorities=checked.authenticating_authorities, attribute_types=checked.attribute_types)
         if check is not None:
             try:
                 check(login)
@@ -198,7 +210,8 @@ class ServiceProvider:
             sp_entity_id=self.entity_id, acs_url=self.acs_url, idp_entity_id=self.idp_entity_id,
             request_id=pending.request_id,
             requested_at=(pending.expires_at - self.request_lifetime).replace(tzinfo=timezone.utc),
-            skew=self.skew, name_id_formats=self.name_id_formats)
+            skew=self.skew, name_id_formats=self.name_id_formats,
+            assertions_encrypted=self.want_assertions_encrypted)
 
     def _idp_keys(self) -> list:
         """The IdP's signing keys, from metadata only (read at each answer, so

@@ -11,7 +11,9 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.httpbase import HTTPBase
 from saml2.mdstore import MetaData, MetaDataExtern, MetaDataFile
 
-from fedsim.trust import descriptor_problem, no_peer_of_role, unreadable
+from fedsim.saml.encryption import recipient_for
+from fedsim.saml.errors import SamlRefused
+from fedsim.trust import describe_source, descriptor_problem, no_peer_of_role, unreadable
 
 SPSSO = "spsso_descriptor"
 
@@ -75,9 +77,24 @@ def load_source(source: Path | str, attribute_converters: list, http: HTTPBase,
             problem = descriptor_problem(label, entity_id, descriptor, "idp")
             if problem:
                 return SourceOutcome(None, problem)
+        problem = encryption_problem(label, entity_id, entity)
+        if problem:
+            return SourceOutcome(None, problem)
     expires = min((sp.valid_until for sp in sps if sp.valid_until), default=None)
     return SourceOutcome(LoadedSource(str(source), label, metadata, sps, expires))
 
+
+
+def encryption_problem(source: Path | str, entity_id: str, entity: dict) -> str | None:
+    """Why the SP's encryption key (KeyDescriptor use="encryption") cannot
+    be used: an unreadable or weak certificate, or EncryptionMethods naming
+    none of the algorithms the IdP encrypts with. None when it publishes
+    none (its assertions go in clear) or a usable one."""
+    try:
+        recipient_for(entity)
+    except SamlRefused as exc:
+        return f"{describe_source(source, start=True)} ({entity_id}) : {exc.reason}"
+    return None
 
 
 def _descriptors(metadata: MetaData) -> list:
