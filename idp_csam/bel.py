@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +28,11 @@ from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Regexp
 
-from fedsim import attempts, clock, keys, nrn
+from fedsim import attempts, clock, keys, nrn, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings
 from fedsim.web import UserError
-from idp_csam import fields
+from idp_csam import bel_agent, fields
 from idp_csam.credentials import CsamAccount
 from idp_csam.eid import fedid
 from idp_csam.fields import FrenchDateField, MaxLength
@@ -66,6 +66,7 @@ class BelRegistration(Base):
     expires_at: Mapped[datetime]
     code_attempts: Mapped[int] = mapped_column(default=0)
     activated_at: Mapped[datetime | None]
+    registered_by: Mapped[str | None] = mapped_column(String(80))  # the BEL agent's username
 
 
 def _digest(kind: str, value: str) -> str:
@@ -138,7 +139,7 @@ def _codes(salt: str) -> tuple[str, str]:
         base64.urlsafe_b64encode(link).rstrip(b"=").decode()
 
 
-def register_person(db: Session, person: Person, browser: str = "") -> Registered:
+def register_person(db: Session, person: Person, browser: str = "", agent: str | None = None) -> Registered:
     """A new citizen with a BIS number and their registration, the activation
     e-mail sent; or the registration this browser made of this person less
     than ``DOUBLE_SUBMIT_WINDOW`` ago. Concurrent registrations never share
@@ -161,7 +162,7 @@ def register_person(db: Session, person: Person, browser: str = "") -> Registere
         citizen = Citizen(nrn=bis, persona_id=f"bel-{bis}", given_name=person.given_name.strip(),
                           surname=person.surname.strip(), email=person.email.strip(), language="fr",
                           fedid=fedid(keys.key("identity"), bis))
-        registration = BelRegistration(nrn=bis, nationality=person.nationality.strip(),
+        registration = BelRegistration(nrn=bis, nationality=person.nationality.strip(), registered_by=agent,
                                        birth_date=person.birth_date, link_digest=_digest("link", token),
                                        paper_code_digest=_digest("paper", paper_code), created_at=now,
                                        expires_at=now + current_app.config["BEL_ACTIVATION_LIFETIME"])
@@ -207,28 +208,91 @@ class RegisterForm(FlaskForm):
                                                       Email(_l("Cette adresse e-mail n'est pas valable."))])
 
 
+def seed_office(db: Session, people) -> None:  # noqa: ANN001 - tuple[fedsim.personas.Persona, ...]
+    """The personas' BEL agents (``bel_agent``; missing ones only). A persona
+    with a BIS number and a CSAM username is a foreign national whose key a
+    BEL activated: the citizen and the credentials are seeded as such
+    (idp_csam.eid, idp_csam.credentials), no registration is pending."""
+    bel_agent.seed(db, people)
+
+
+class AgentLoginForm(FlaskForm):
+    username = StringField("Nom d'utilisateur de l'agent", validators=[
+        InputRequired("Tapez votre nom d'utilisateur d'agent."), MaxLength(fields.USERNAME_MAX)])
+    password = PasswordField("Mot de passe", validators=[
+        InputRequired("Tapez votre mot de passe."), MaxLength(fields.PASSWORD_MAX)])
+
+
+class LogoutForm(FlaskForm):
+    """The logout button: a POST with the form token."""
+
+
+def _agent():
+    """The logged-in agent and the person, or None."""
+    return bel_agent.current(Database.session(), session)
+
+
+@bp.route("/agent/connexion", methods=["GET", "POST"])
+def agent_login():
+    form = AgentLoginForm()
+    error = None
+    if form.validate_on_submit():
+        db = Database.session()
+        try:
+            agent = bel_agent.verify(db, form.username.data, form.password.data)
+        except bel_agent.AgentRefused as refused:
+            error = refused.message
+        else:
+            sessions.regenerate()  # a new session id at login
+            session[bel_agent.SESSION_KEY] = agent.username
+            return redirect(url_for("bel.register"), code=303)
+    elif form.is_submitted():
+        error = " ".join(str(e) for errs in form.errors.values() for e in errs)
+    elif _agent() is not None:
+        return redirect(url_for("bel.register"), code=303)
+    return render_template("idp_csam/bel/agent_login.html", form=form, error=error,
+                           notice=request.args.get("motif")), 400 if error else 200
+
+
+@bp.post("/agent/deconnexion")
+def agent_logout():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        raise UserError("Le formulaire de déconnexion a expiré : rechargez la page et réessayez.", code=400,
+                        title="Déconnexion refusée")
+    session.pop(bel_agent.SESSION_KEY, None)
+    sessions.regenerate()
+    return redirect(url_for("bel.agent_login", motif="deconnecte"), code=303)
+
+
 @bp.route("/", methods=["GET", "POST"])
 def register():
+    agent = _agent()
+    if agent is None:  # the office's page: an agent logs in first
+        return redirect(url_for("bel.agent_login"), code=303)
     form = RegisterForm()
     if form.validate_on_submit():
         born = form.birth_date.data
         if not date(1900, 1, 1) <= born <= clock.naive_utc_now().date():
-            return _register_page(form, _("La date de naissance n'est pas plausible."))
+            return _register_page(form, agent, _("La date de naissance n'est pas plausible."))
         person = Person(given_name=form.given_name.data, surname=form.surname.data, birth_date=born,
                         nationality=form.nationality.data, email=form.email.data)
         # the browser: Flask-WTF's session token, the same for every form of this session
-        done = register_person(Database.session(), person, browser=str(session.get("csrf_token", "")))
+        done = register_person(Database.session(), person, browser=str(session.get("csrf_token", "")),
+                               agent=agent[0].username)
         paper_code = done.paper_code
         return render_template("idp_csam/bel/registered.html", citizen=done.citizen, registration=done.registration,
                                bis=nrn.parse(done.citizen.nrn).formatted, again=done.again,
-                               paper_code=f"{paper_code[:4]}-{paper_code[4:]}")
+                               paper_code=f"{paper_code[:4]}-{paper_code[4:]}", agent=agent,
+                               logout=LogoutForm())
     if form.is_submitted():
-        return _register_page(form, " ".join(str(e) for errs in form.errors.values() for e in errs))
-    return _register_page(form)
+        return _register_page(form, agent, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return _register_page(form, agent)
 
 
-def _register_page(form: RegisterForm, error: str | None = None):
-    return render_template("idp_csam/bel/register.html", form=form, error=error), 400 if error else 200
+def _register_page(form: RegisterForm, agent, error: str | None = None):  # noqa: ANN001 - (BelAgent, Citizen)
+    return render_template("idp_csam/bel/register.html", form=form, error=error, agent=agent,
+                           logout=LogoutForm()), 400 if error else 200
 
 
 # -- the person, from the activation e-mail (G20) -------------------------------

@@ -185,19 +185,27 @@ class CardPki:
         return x509.load_pem_x509_certificate(self._path("root-ca.crt").read_bytes())
 
     def ensure_card(self, number: str, given_name: str, surname: str, national_number: str, *,
-                    expired: bool = False) -> x509.Certificate:
+                    expired: bool = False, follow: bool = False, reissue: bool = False) -> x509.Certificate:
         """The card's key pair and certificate, made on first call. An
-        ``expired`` card was issued eleven years ago (valid ten)."""
-        cert_file = self._path(f"card-{number}.crt")
-        if cert_file.is_file():
-            return x509.load_pem_x509_certificate(cert_file.read_bytes())
+        ``expired`` card was issued eleven years ago (valid ten). With
+        ``follow``, a certificate on disk whose dates do not say what
+        ``expired`` says is issued again (same key, new serial); with
+        ``reissue``, it is issued again anyway (a card taken off the CRL)."""
+        cert_file, key_file = self._path(f"card-{number}.crt"), self._path(f"card-{number}.key")
+        if cert_file.is_file() and key_file.is_file():
+            cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            is_expired = clock.now() > cert.not_valid_after_utc
+            if not reissue and not (follow and is_expired != expired):
+                return cert
+            key = _read_key(key_file)
+        else:
+            key = _new_key()
+            _write_key(key_file, key)
         ca, ca_key = self._ca("citizen-ca")
         now = clock.now()
         start = now - timedelta(days=365 * (CARD_YEARS + 1)) if expired else now - timedelta(days=365 * 2)
-        key = _new_key()
         cert = issue_card(card_subject(given_name, surname, national_number), key.public_key(), ca, ca_key,
                           not_before=start, not_after=start + timedelta(days=365 * CARD_YEARS))
-        _write_key(self._path(f"card-{number}.key"), key)
         cert_file.write_bytes(pem(cert))
         return cert
 

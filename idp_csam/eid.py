@@ -13,13 +13,11 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-import yaml
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from fedsim import attempts, clock
+from fedsim import attempts, clock, personas
 from fedsim.personas import Persona
 from idp_csam.cardpki import CardPki, CardVerifier, CertificateRefused, Chip
 from idp_csam.i18n import N_, ngettext
@@ -28,8 +26,7 @@ from idp_csam.models import Citizen, EidCard
 
 PIN_FORMAT = re.compile(r"^\d{4,12}$")
 PUK_FORMAT = re.compile(r"^\d{6,12}$")
-CARDS_FILE = Path(__file__).parent / "data" / "cards.yaml"
-CARD_STATES = ("valid", "expired", "revoked")
+CARD_STATES = personas.CARD_STATES
 
 
 class PinRefused(Exception):
@@ -44,7 +41,8 @@ class PinRefused(Exception):
 
 @dataclass(frozen=True)
 class SeedCard:
-    """An extra card of ``data/cards.yaml``: a persona's other card, in a given state."""
+    """A persona's card as the personas file describes it: its own card
+    (``card``, valid) or another one (``cards``) in a given state."""
     holder: str
     number: str
     pin: str
@@ -52,16 +50,16 @@ class SeedCard:
     state: str = "valid"
 
 
-def load_cards(path: Path = CARDS_FILE) -> tuple[SeedCard, ...]:
-    if not path.is_file():
-        return ()
-    with open(path, encoding="utf-8") as fh:
-        document = yaml.safe_load(fh) or {}
-    cards = tuple(SeedCard(**{k: str(v) for k, v in raw.items()}) for raw in document.get("cards", ()))
-    for card in cards:
-        if card.state not in CARD_STATES:
-            raise ValueError(f"{path}: card {card.number}: state must be one of {CARD_STATES}")
-    return cards
+def load_cards(people: tuple[Persona, ...] | None = None) -> tuple[SeedCard, ...]:
+    """The other cards (``cards:``) of ``people`` (default: the personas)."""
+    return tuple(SeedCard(p.id, c.number, c.pin, c.puk, c.state)
+                 for p in (personas.load() if people is None else people) for c in p.cards)
+
+
+def seed_cards(people: tuple[Persona, ...]) -> tuple[SeedCard, ...]:
+    """Every card of ``people``: their own (valid), then their other cards."""
+    own = tuple(SeedCard(p.id, p.card.number, p.card.pin, p.card.puk) for p in people if p.card)
+    return own + load_cards(people)
 
 
 def fedid(identity_key: bytes, nrn: str) -> str:
@@ -87,50 +85,62 @@ class CardReader:
 
     # -- seeding ---------------------------------------------------------------------
 
-    def insert_cards(self, db: Session, personas: tuple[Persona, ...], extra: tuple[SeedCard, ...] = ()) -> None:
-        """Seed citizens and cards from personas and ``extra`` cards (missing
-        ones only), make their chips and publish the citizen CA's CRL."""
-        by_id = {p.id: p for p in personas}
-        states: dict[str, str] = {}
-        for persona in personas:
-            if db.get(Citizen, persona.nrn) is None:
-                db.add(Citizen(nrn=persona.nrn, persona_id=persona.id, given_name=persona.given_name,
-                               surname=persona.surname, email=persona.email,
-                               language=persona.language, fedid=fedid(self.identity, persona.nrn)))
-            if persona.card:
-                self._add_card(db, persona.card.number, persona.nrn, persona.card.pin, persona.card.puk)
-                states[persona.card.number] = "valid"
-        for seed in extra:
+    def insert_cards(self, db: Session, people: tuple[Persona, ...], extra: tuple[SeedCard, ...] = ()) -> None:
+        """Seed citizens and cards from ``people`` (missing ones), and give
+        every card of the file the state the file says, at every start: a
+        card the file calls revoked goes on the CRL, one it calls valid
+        leaves it (with a new certificate), an expired or valid one gets a
+        certificate whose dates say so. ``extra``: cards besides the
+        personas' own and other cards (``SeedCard``)."""
+        by_id = {p.id: p for p in people}
+        for persona in people:
+            citizen = db.get(Citizen, persona.nrn)
+            if citizen is None:
+                citizen = Citizen(nrn=persona.nrn, persona_id=persona.id, given_name=persona.given_name,
+                                  surname=persona.surname, email=persona.email, language=persona.language,
+                                  fedid=fedid(self.identity, persona.nrn))
+                db.add(citizen)
+            citizen.attributes = {name: list(values) for name, values in persona.attributes.items()} or None
+        wanted: dict[str, tuple[str, bool]] = {}  # card number -> (state, issue a new certificate)
+        for seed in seed_cards(people) + tuple(extra):
             holder = by_id.get(seed.holder)
-            if holder is not None:  # another personas file may not have this holder
-                card = self._add_card(db, seed.number, holder.nrn, seed.pin, seed.puk)
-                if card is not None and seed.state == "revoked":
-                    card.revoked_at = clock.naive_utc_now()
-                states[seed.number] = seed.state
+            if holder is None:  # another personas file may not have this holder
+                continue
+            card = self._add_card(db, seed.number, holder.nrn, seed.pin, seed.puk)
+            reissue = False
+            if seed.state == "revoked" and card.revoked_at is None:
+                card.revoked_at = clock.naive_utc_now()
+            elif seed.state != "revoked" and card.revoked_at is not None:
+                card.revoked_at = None
+                reissue = True  # off the CRL, with a new certificate
+            wanted[seed.number] = (seed.state, reissue)
         db.flush()
         if self.pki is not None:
-            self._make_chips(db, states)
+            self._make_chips(db, wanted)
         db.commit()
 
-    def _add_card(self, db: Session, number: str, nrn: str, pin: str, puk: str) -> EidCard | None:
-        """The new card, or None when it is already known."""
+    def _add_card(self, db: Session, number: str, nrn: str, pin: str, puk: str) -> EidCard:
+        """The card, added when it is not known yet."""
         known = db.get(EidCard, number)
         if known is not None:
             if known.puk_digest is None:  # a card seeded before PUKs were kept
                 known.puk_digest = self.puk_digest(number, puk)
-            return None
+            return known
         card = EidCard(number=number, holder_nrn=nrn, pin_digest=self.digest(number, pin),
                        puk_digest=self.puk_digest(number, puk))
         db.add(card)
         return card
 
-    def _make_chips(self, db: Session, states: dict[str, str]) -> None:
+    def _make_chips(self, db: Session, wanted: dict[str, tuple[str, bool]]) -> None:
+        """Chips for every card; the ones of the file get the dates of their
+        state (``cardpki.CardPki.ensure_card``); then the CRL is published."""
         self.pki.ensure_authorities()
         revoked: list[tuple[int, datetime]] = []
         for card in self.cards(db):
             holder = card.holder
+            state, reissue = wanted.get(card.number, ("", False))  # "": a card the file does not name
             cert = self.pki.ensure_card(card.number, holder.given_name, holder.surname, holder.nrn,
-                                        expired=states.get(card.number) == "expired")
+                                        expired=state == "expired", follow=bool(state), reissue=reissue)
             card.cert_serial = format(cert.serial_number, "x")
             if card.revoked_at is not None:
                 revoked.append((cert.serial_number, card.revoked_at))

@@ -13,6 +13,18 @@ carries the natural-person attributes (NameFormat uri) and the persona's LoA.
 Which country's node the connector talks to is the ``pays`` query parameter
 of the SSO URL (a real connector has one proxy service per country; here one
 entity plays them all). It only routes: the signed request is what counts.
+
+Attribute values are typed as the eIDAS SAML Attribute Profile (v1.2) says
+(``xsi:type`` ``eidas-natural:PersonIdentifierType``…, DateOfBirth an
+xsd:date YYYY-MM-DD): ``fedsim.saml.eidas.type_values``.
+
+The node's session: whom it authenticated, for which connector, under which
+NameID and SessionIndex (``SESSION_KEY`` in the server-side session, which
+the node shares with CSAM: same app, same cookie, keys prefixed
+``eidas_node``). It only serves Single Logout: ``/eidas-node/slo`` takes the
+connector's signed LogoutRequest (HTTP-Redirect), ends that session if the
+request names it (Requester/UnknownPrincipal otherwise; Success when there
+is none) and answers with a signed LogoutResponse.
 """
 from __future__ import annotations
 
@@ -37,11 +49,15 @@ from saml2.samlp import (
     STATUS_REQUEST_DENIED,
 )
 
+from fedsim import personas
 from fedsim.db import Database
 from fedsim.federation import Settings
+from fedsim.saml import eidas as eidas_profile
 from fedsim.saml import redirect as saml_redirect
 from fedsim.saml.config import EIDAS_ATTRIBUTES, EIDAS_NATURAL_PERSON
+from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import AuthnRequestInfo, IdentityProvider, context_satisfies
+from fedsim.saml.slo import LogoutService
 from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response, post_form
 from fedsim.xmlsafe import hardened_parser
@@ -60,6 +76,7 @@ EIDAS_EXTENSIONS = "http://eidas.europa.eu/saml-extensions"
 MANDATORY = tuple(EIDAS_NATURAL_PERSON + n for n, required in EIDAS_ATTRIBUTES.items() if required)
 DESTINATION_COUNTRY = "BE"
 PERSONAS_FILE = Path(__file__).parent / "data" / "eidas_personas.yaml"
+SESSION_KEY = "eidas_node_session"  # the node's own session (Single Logout)
 
 bp = Blueprint("eidas_node", __name__, url_prefix="/eidas-node")
 
@@ -106,8 +123,29 @@ def _node() -> IdentityProvider:
     return current_app.extensions["idp_csam.eidas_node"]
 
 
+def _slo() -> LogoutService:
+    """The node's Single Logout (made on first use, kept with the app)."""
+    found = current_app.extensions.get("idp_csam.eidas_node_slo")
+    if found is None:
+        found = current_app.extensions["idp_csam.eidas_node_slo"] = LogoutService(_node().server)
+    return found
+
+
 def _personas() -> dict[str, tuple[ForeignPersona, ...]]:
-    return load_personas(current_app.config.get("EIDAS_PERSONAS_FILE") or PERSONAS_FILE)
+    """The node's people (``data/eidas_personas.yaml``), and the personas of
+    the personas file with an ``eidas:`` block (fedsim.personas: shipped and
+    FEDSIM_PERSONAS), under their country."""
+    found = dict(load_personas(current_app.config.get("EIDAS_PERSONAS_FILE") or PERSONAS_FILE))
+    people = personas.load(current_app.config.get("PERSONAS_FILE"))
+    for person in people:
+        if person.eidas is not None:
+            known = ForeignPersona(id=person.id, country=person.eidas.country, given_name=person.given_name,
+                                   family_name=person.surname, birth_date=person.eidas.birth_date,
+                                   national_id=person.eidas.national_id,
+                                   loa=f"http://eidas.europa.eu/LoA/{person.eidas.loa}")
+            others = tuple(p for p in found.get(known.country, ()) if p.id != known.id)
+            found[known.country] = others + (known,)
+    return found
 
 
 @dataclass(frozen=True)
@@ -149,7 +187,7 @@ def single_sign_on():
     refusal = _profile_refusal(info, eidas)
     if refusal is not None:
         return post_form(node.respond_error(info, *refusal))
-    if info.is_passive:  # the node keeps no session: choosing a person is a page
+    if info.is_passive:  # the node's session serves logout only: choosing a person is a page
         return post_form(node.respond_no_passive(info, _("Le nœud eIDAS doit montrer une page pour authentifier.")))
     key = node.remember(Database.session(), info)
     session["eidas_node"] = {"key": key, "country": country, "requested": list(eidas.requested_attributes)}
@@ -196,10 +234,32 @@ def authenticate():
             attributes = {name: values for name, values in persona.attributes().items()
                           if EIDAS_NATURAL_PERSON + name in requested}
             form = node.respond(info, subject=persona.person_identifier, attributes=attributes,
-                                authn_context=persona.loa)
+                                authn_context=persona.loa, shape_assertion=eidas_profile.type_values)
+            session[SESSION_KEY] = {"sp": info.sp_entity_id, "name_id": form.name_id,
+                                    "format": form.name_id_format, "session_index": form.session_index,
+                                    "persona": persona.id, "country": country}
     node.mark_answered(db, state["key"])
     session.pop("eidas_node", None)
     return post_form(form)
+
+
+@bp.get("/slo")
+def single_logout():
+    """The connector asks to end the node's session for the person."""
+    slo = _slo()
+    received = slo.receive(request.query_string.decode("latin-1"), Database.session())  # or SamlRefused
+    if received.kind != "request":
+        raise SamlRefused("Réponse de déconnexion inattendue : le nœud eIDAS n'a demandé aucune déconnexion.")
+    known = session.get(SESSION_KEY)
+    if known:  # none: nothing to end, Success
+        if known.get("sp") != received.issuer:
+            return redirect(slo.respond_unknown(received, "le nœud eIDAS n'a authentifié personne pour ce "
+                                                          "service dans cette session."))
+        mismatch = slo.mismatch(received, known.get("name_id", ""), known.get("session_index"))
+        if mismatch:
+            return redirect(slo.respond_unknown(received, mismatch))
+        session.pop(SESSION_KEY, None)
+    return redirect(slo.respond(received))
 
 
 def _country_name(code: str) -> str:

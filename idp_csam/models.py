@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -21,6 +21,8 @@ class Citizen(Base):
     email: Mapped[str]
     language: Mapped[str] = mapped_column(String(2))
     fedid: Mapped[str] = mapped_column(String(64), unique=True)
+    # the persona's own attributes ({name: [values]}), released besides the standard ones
+    attributes: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, default=None)
     cards: Mapped[list["EidCard"]] = relationship(back_populates="holder")
 
 
@@ -46,3 +48,16 @@ class EidCard(Base):
     @property
     def is_blocked(self) -> bool:
         return self.blocked_at is not None
+
+
+class BelAgent(Base):
+    """An agent of a Bureau d'Enregistrement Local, who logs in to the BEL
+    page (G20): seeded from the personas' ``bel_agent``. The password is
+    hashed with fedsim.passwords; ``failed_logins`` tries, then locked."""
+    __tablename__ = "bel_agent"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    nrn: Mapped[str] = mapped_column(ForeignKey("citizen.nrn"), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]

@@ -14,10 +14,10 @@ from fedsim.saml.sp import ServiceProvider
 from fedsim.saml import registry as sp_registry
 from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
-from fedsim.trust import entity_config, metadata_xml
+from fedsim.trust import entity_config, metadata_xml, sp_config, write_metadata
 from fedsim.web import configure_shared
 from fedsim.saml.slo import LogoutService
-from monespace import account, auth, cerbere, config, helpcentre, logout, portal
+from monespace import account, auth, cerbere, config, helpcentre, identity, logout, portal
 from monespace.accounts import AccountService
 from monespace.demarches import Registry
 from monespace.models import Base
@@ -53,7 +53,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def configure_saml(app: Flask, settings: Settings) -> None:
     table = entities(settings)
-    sp = ServiceProvider(entity_config(settings, "monespace-sp"), idp_entity_id=table["csam-idp"].entity_id)
+    encrypted = bool(app.config["SAML_SP_WANT_ASSERTIONS_ENCRYPTED"])
+    # CSAM by default; another IdP by MONESPACE_CSAM_METADATA + MONESPACE_CSAM_ENTITY_ID,
+    # its attribute names and levels by MONESPACE_CSAM_MAPPING (fedsim.saml.mapping).
+    sp_conf, idp_entity_id = sp_config(settings, "monespace-sp", app.config["CSAM_METADATA"],
+                                       app.config["CSAM_ENTITY_ID"], encryption=encrypted)
+    csam_mapping = identity.load_mapping(app.config["CSAM_MAPPING"])
+    sp = ServiceProvider(csam_mapping.install(sp_conf), idp_entity_id=idp_entity_id,
+                         want_assertions_encrypted=encrypted)
+    app.extensions["monespace.csam_mapping"] = csam_mapping
     cerbere_config = entity_config(settings, "cerbere-idp")
     sp_registry.init_app(app, "cerbere", cerbere_config, settings.instance_dir)  # Modigia + the folder, followed
     cerbere_idp = IdentityProvider(cerbere_config)
@@ -61,7 +69,8 @@ def configure_saml(app: Flask, settings: Settings) -> None:
     app.extensions["monespace.sp_slo"] = LogoutService(sp.client)
     app.extensions["monespace.cerbere"] = cerbere_idp
     app.extensions["monespace.cerbere_slo"] = LogoutService(cerbere_idp.server)
-    app.extensions["monespace.sp_metadata"] = metadata_xml(table["monespace-sp"], settings.certs_dir)
+    app.extensions["monespace.sp_metadata"] = metadata_xml(table["monespace-sp"], settings.certs_dir, encrypted)
+    write_metadata(settings, "monespace-sp", app.extensions["monespace.sp_metadata"])  # for CSAM started later
     app.extensions["monespace.cerbere_metadata"] = metadata_xml(table["cerbere-idp"], settings.certs_dir)
 
 
@@ -70,6 +79,6 @@ def configure_services(app: Flask, settings: Settings) -> None:
     service = AccountService(mailer, settings.base_url("monespace"), app.config["ACTIVATION_LINK_LIFETIME"])
     app.extensions["monespace.accounts"] = service
     app.extensions["monespace.demarches"] = Registry.load(app.config["DEMARCHES_FILE"])
-    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    people = personas.load(app.config["PERSONAS_FILE"])
     with Database.factory(app)() as session:
         service.seed(session, people)

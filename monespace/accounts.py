@@ -243,14 +243,25 @@ class AccountService:
 
     @staticmethod
     def seed(db: Session, personas: tuple[Persona, ...]) -> None:
-        """Personas that already have an active account (missing ones only)."""
+        """Personas that already have an active account (missing ones only),
+        with the Cerbère password the personas file sets (``cerbere_password``:
+        a direct Cerbère login works at once); an account seeded before that
+        password was in the file gets it if it has none."""
         for persona in personas:
-            if persona.monespace is None or AccountService.by_nrn(db, persona.nrn) is not None:
+            if persona.monespace is None:
+                continue
+            password = persona.monespace.cerbere_password
+            known = AccountService.by_nrn(db, persona.nrn)
+            if known is not None:
+                if (password and known.cerbere_password_hash is None
+                        and known.cerbere_username == persona.monespace.cerbere_username):
+                    known.cerbere_password_hash = generate_password_hash(password)
                 continue
             now = clock.naive_utc_now()
             account = Account(nrn=persona.nrn, given_name=persona.given_name, surname=persona.surname,
                               email=persona.email, language=persona.language, status="active",
                               cerbere_username=persona.monespace.cerbere_username,
+                              cerbere_password_hash=generate_password_hash(password) if password else None,
                               contexts=list(persona.monespace.contexts), created_at=now, activated_at=now)
             account.dossiers = [Dossier(title=t, created_at=now) for t in persona.monespace.dossiers]
             account.documents = [Document(title=t, created_at=now) for t in persona.monespace.documents]

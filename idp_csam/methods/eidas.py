@@ -26,12 +26,30 @@ Levels of assurance, eIDAS -> FAS (explicit, see ``LEVELS``):
 
 Level500 stays reserved to the Belgian eID card: a foreign eID is never
 asserted as a Belgian eID.
+
+Attribute values must be typed as the eIDAS SAML Attribute Profile (v1.2)
+says (``fedsim.saml.eidas.check_types``, on the verified tree's values): an
+absent or other ``xsi:type``, or a DateOfBirth that is not an xsd:date
+YYYY-MM-DD, is refused, naming the attribute.
+
+Single Logout (``/eidas/sp/slo``, HTTP-Redirect, signed both ways). At an
+eIDAS login the connector keeps the node's NameID and SessionIndex in the
+CSAM session (``LOGIN_KEY``). When Mon Espace logs the person out of CSAM
+(CSAM's ``/saml/slo``) and the CSAM authentication came from eIDAS,
+``propagate_logout`` ends CSAM's authentication at once, keeps Mon Espace's
+request in the session (``LOGOUT_KEY``) and sends the node a LogoutRequest;
+the node's LogoutResponse comes back here, the CSAM session is destroyed and
+CSAM answers Mon Espace: Success, or Success/PartialLogout naming the node
+when it did not confirm. A LogoutRequest from the node ends the CSAM
+session of the person it names (Requester/UnknownPrincipal when it names
+another; Success when there is none); CSAM does not carry it on to its own
+services (it sends no LogoutRequest to Mon Espace).
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -50,15 +68,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fedsim import keys, nrn
+from fedsim import keys, nrn, personas, sessions
 from fedsim.db import Database
 from fedsim.federation import Settings, entities
 from fedsim.levels import LEVEL400, LEVEL450
+from fedsim.saml import eidas as eidas_profile
 from fedsim.saml.config import EIDAS_ATTRIBUTES
+from fedsim.saml.errors import SamlRefused
+from fedsim.saml.slo import LogoutService, ReceivedLogout
 from fedsim.saml.sp import SamlLogin, ServiceProvider
 from fedsim.trust import entity_config
 from fedsim.web import UserError, metadata_response
-from idp_csam import authn
+from idp_csam import authn, sso_session
 from idp_csam.eidas_node import LOA_HIGH, LOA_LABELS, LOA_LOW, LOA_SUBSTANTIAL
 from idp_csam.fields import RELAY_STATE_MAX, form_value
 from idp_csam.i18n import gettext as _
@@ -70,6 +91,8 @@ COUNTRIES_FILE = Path(__file__).resolve().parent.parent / "data" / "eidas_countr
 REQUESTED_LOA = LOA_SUBSTANTIAL  # minimum
 LEVELS = {LOA_HIGH: LEVEL450, LOA_SUBSTANTIAL: LEVEL400}
 MAX_RELAYS = 5  # eIDAS logins started in one browser and not answered yet
+LOGIN_KEY = "eidas_login"    # the node's NameID and SessionIndex of the CSAM authentication
+LOGOUT_KEY = "eidas_logout"  # a logout of CSAM waiting for the node's answer
 _PERSON_IDENTIFIER = re.compile(r"^([A-Z]{2})/BE/([^\s/][^\s]{0,39})$")
 
 bp = Blueprint("eidas", __name__)
@@ -144,6 +167,14 @@ def _sp() -> ServiceProvider:
     return current_app.extensions["idp_csam.eidas_sp"]
 
 
+def _slo() -> LogoutService:
+    """The connector's Single Logout (made on first use, kept with the app)."""
+    found = current_app.extensions.get("idp_csam.eidas_sp_slo")
+    if found is None:
+        found = current_app.extensions["idp_csam.eidas_sp_slo"] = LogoutService(_sp().client)
+    return found
+
+
 # -- the pages ----------------------------------------------------------------
 
 @bp.get("/eidas")
@@ -191,10 +222,18 @@ def assertion_consumer():
     country = relays.get(relay_state or "", "")
     db = Database.session()
     login = _sp().accept(db, request.form.get("SAMLResponse"), relay_state, list(relays),
-                         check=lambda login: check(login, country))
+                         check=lambda login: check_typed(login, country))
     session["eidas_relays"] = {k: v for k, v in relays.items() if k != relay_state}
-    citizen = citizen_for(db, login, keys.key("identity"))
+    citizen = citizen_for(db, login, keys.key("identity"), personas.load(current_app.config.get("PERSONAS_FILE")))
+    session[LOGIN_KEY] = {"nrn": citizen.nrn, "idp": login.issuer, "name_id": login.name_id,
+                          "format": login.name_id_format, "session_index": login.session_index or ""}
     return authn.complete(citizen.nrn, METHOD, level=fas_level(login.authn_context))
+
+
+def check_typed(login: SamlLogin, country: str) -> None:
+    """``check``, after the eIDAS SAML Attribute Profile's value types."""
+    eidas_profile.check_types(login.attributes, login.attribute_types)
+    check(login, country)
 
 
 def check(login: SamlLogin, country: str) -> None:
@@ -216,12 +255,15 @@ def check(login: SamlLogin, country: str) -> None:
         raise ValueError(_("DateOfBirth eIDAS invalide : le format attendu est AAAA-MM-JJ.")) from None
 
 
-def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
-    """The CSAM citizen of a foreign person: found by PersonIdentifier, or
+def citizen_for(db: Session, login: SamlLogin, secret: bytes,
+                people: tuple[personas.Persona, ...] = ()) -> Citizen:
+    """The CSAM citizen of a foreign person: found by PersonIdentifier (or,
+    for a foreigner of the personas ``people``, their own record), or
     created with a BIS number (sex unknown) on the first login."""
     identifier = login.first("PersonIdentifier")
     key = f"eidas:{identifier}"
-    citizen = db.scalars(select(Citizen).where(Citizen.persona_id == key)).first()
+    citizen = db.scalars(select(Citizen).where(Citizen.persona_id == key)).first() or \
+        _persona(db, identifier, people)
     if citizen is not None:
         return citizen
     born = date.fromisoformat(login.first("DateOfBirth"))
@@ -241,8 +283,90 @@ def citizen_for(db: Session, login: SamlLogin, secret: bytes) -> Citizen:
         db.commit()
     except IntegrityError:  # this person's first login at the same moment, or this BIS number just taken
         db.rollback()
-        return citizen_for(db, login, secret)
+        return citizen_for(db, login, secret, people)
     return citizen
+
+
+def _persona(db: Session, identifier: str, people: tuple[personas.Persona, ...]) -> Citizen | None:
+    """The record of a foreigner of ``people`` whose eIDAS identity
+    (``eidas:`` country and national id) is ``identifier`` (<CC>/BE/<id>):
+    seeded with their own BIS number, they log in as that person."""
+    country, _, national_id = identifier.partition("/BE/")
+    for person in people:
+        if person.eidas and (person.eidas.country, person.eidas.national_id) == (country, national_id):
+            return db.get(Citizen, person.nrn)
+    return None
+
+
+# -- Single Logout ---------------------------------------------------------------
+
+def _eidas_login() -> dict | None:
+    """The node's NameID and SessionIndex of the current CSAM authentication,
+    if it came from eIDAS; None otherwise."""
+    auth = session.get(sso_session.AUTHENTICATED) or {}
+    foreign = session.get(LOGIN_KEY) or {}
+    if auth.get("method") != METHOD.code or not foreign.get("name_id") or foreign.get("nrn") != auth.get("nrn"):
+        return None
+    return foreign
+
+
+def propagate_logout(received: ReceivedLogout) -> str | None:
+    """CSAM was asked (``received``: verified, and about this session) to end
+    a session whose authentication came from an eIDAS node: CSAM's
+    authentication ends now (nothing is answered silently with it any
+    more), Mon Espace's request is kept, and the URL of a signed
+    LogoutRequest to the node is returned; the node's answer comes back to
+    ``single_logout``. None when the authentication did not come from eIDAS."""
+    foreign = _eidas_login()
+    if foreign is None:
+        return None
+    try:
+        url, request_id = _slo().request(foreign["idp"], foreign["name_id"], foreign.get("session_index") or None,
+                                         name_id_format=foreign.get("format") or "")
+    except SamlRefused as refused:  # the node has no SLO service in the metadata: CSAM still logs out
+        sessions.destroy()
+        return current_app.extensions["idp_csam.slo"].respond_partial(
+            received, f"Le nœud eIDAS n'a pas pu être averti de la déconnexion : {refused.reason}")
+    sso_session.forget(session)
+    session.pop(LOGIN_KEY, None)
+    session[LOGOUT_KEY] = {"request_id": request_id, "peer": foreign["idp"], "upstream": asdict(received)}
+    return url
+
+
+@bp.get("/eidas/sp/slo")
+def single_logout():
+    """The node's answer to CSAM's LogoutRequest, or the node's own request."""
+    slo = _slo()
+    received = slo.receive(request.query_string.decode("latin-1"), Database.session())  # or SamlRefused
+    if received.kind == "request":
+        return _logout_requested_by_node(slo, received)
+    plan = session.get(LOGOUT_KEY) or {}
+    if not plan or received.in_response_to != plan.get("request_id") or received.issuer != plan.get("peer"):
+        raise SamlRefused("Réponse de déconnexion non sollicitée : le connecteur eIDAS n'a envoyé, depuis ce "
+                          "navigateur, aucune demande de déconnexion à laquelle elle répondrait.")
+    upstream = ReceivedLogout.from_dict(plan["upstream"])
+    sessions.destroy()  # CSAM's session and, with it, the node's
+    csam: LogoutService = current_app.extensions["idp_csam.slo"]
+    if received.complete:
+        return redirect(csam.respond(upstream))
+    said = f" ({received.status_message})" if received.status_message else ""
+    return redirect(csam.respond_partial(upstream, f"{slo.peer_name(received.issuer)} n'a pas confirmé la "
+                                                   f"déconnexion{said}."))
+
+
+def _logout_requested_by_node(slo: LogoutService, received: ReceivedLogout):
+    """The node ended the person's session: so does CSAM, if its
+    authentication is the one the node names."""
+    foreign = _eidas_login()
+    if foreign is not None:  # none: nothing to end, Success
+        if foreign["idp"] != received.issuer:
+            return redirect(slo.respond_unknown(received, "ce nœud eIDAS n'a pas authentifié la personne de "
+                                                          "cette session."))
+        mismatch = slo.mismatch(received, foreign["name_id"], foreign.get("session_index") or None)
+        if mismatch:
+            return redirect(slo.respond_unknown(received, mismatch))
+        sessions.destroy()
+    return redirect(slo.respond(received))
 
 
 METHOD = Method(code="eidas", group="europe",
@@ -250,4 +374,5 @@ METHOD = Method(code="eidas", group="europe",
                 level=LEVEL400, blueprint=bp, entry="eidas.choose",
                 extra_links=((_l("Liste des pays reconnus"), "eidas.recognised"),))
 
-__all__ = ["LEVELS", "LOA_LABELS", "METHOD", "build", "check", "citizen_for", "countries", "fas_level"]
+__all__ = ["LEVELS", "LOA_LABELS", "METHOD", "build", "check", "check_typed", "citizen_for", "countries",
+           "fas_level", "propagate_logout"]

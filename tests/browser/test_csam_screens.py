@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from fedsim import personas
 from fedsim.personas import by_id
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
-EXPIRED_CARD = "591-2208734-12"  # idp_csam/data/cards.yaml: naima's expired card
+EXPIRED_CARD = "591-2208734-12"  # fedsim/data/personas.yaml: naima's expired card
 
 
 def csam(served) -> str:
@@ -84,7 +85,12 @@ def eidas_node(page: Page, base: str) -> None:
 
 
 def bel(page: Page, base: str) -> None:
+    agent = next(p for p in personas.load() if p.bel_agent)  # the BEL page is for a logged-in agent
     page.goto(base + "/bel/")
+    page.get_by_label("Nom d'utilisateur de l'agent").fill(agent.bel_agent.username)
+    page.get_by_label("Mot de passe").fill(agent.bel_agent.password)
+    page.get_by_role("button", name="Connexion de l'agent").click()
+    expect(page.get_by_text("Agent connecté·e")).to_be_visible()
 
 
 PAGES: dict[str, Callable[[Page, str], None]] = {

@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from fedsim import personas
 from fedsim.personas import by_id
 
 pytestmark = pytest.mark.browser
@@ -223,7 +224,11 @@ def test_account_creation_pages_fit_and_pass_axe(served, page: Page) -> None:
 
 def test_g20_activated_digital_key_leads_on_to_mon_espace(served, page: Page) -> None:
     urls = served.urls
+    agent = next(p for p in personas.load() if p.bel_agent)  # the BEL page is for a logged-in agent
     page.goto(urls["idp_csam"] + "/bel/")
+    page.get_by_label("Nom d'utilisateur de l'agent").fill(agent.bel_agent.username)
+    page.get_by_label("Mot de passe").fill(agent.bel_agent.password)
+    page.get_by_role("button", name="Connexion de l'agent").click()
     for name, value in {"given_name": "Élise", "surname": "Martin", "birth_date": "1988-09-02",
                         "nationality": "française", "email": "elise.martin@example.fr"}.items():
         field = page.locator(f"[name={name}]")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from fedsim import nrn
+from fedsim import nrn, personas
 from fedsim.db import Database
 from fedsim_harness.scenario.browser import Browser, WsgiTransport
 from idp_csam.bel import LINK_TEXT, SUBJECT, BelRegistration
@@ -22,8 +22,21 @@ PERSON = {"given_name": "Marie", "surname": "Durand", "birth_date": "1990-04-17"
           "nationality": "française", "email": EMAIL}
 
 
+AGENT = next(p for p in personas.load() if p.bel_agent)  # martine, a BEL agent
+
+
+def agent_login(browser, csam: str) -> None:
+    """The office's agent logs in to the BEL page (``csam``: CSAM's base URL)."""
+    if "Agent connecté·e" in browser.open(csam + "/bel/agent/connexion").text:
+        return  # already logged in: the login page leads to the office's page
+    browser.submit({"username": AGENT.bel_agent.username, "password": AGENT.bel_agent.password},
+                   button="Connexion de l'agent")
+    assert "Agent connecté·e" in browser.page.text, browser.page.main_text[:400]
+
+
 def _register(browser, federation, **changes) -> str:
-    """The agent registers the person; returns the paper code shown on screen."""
+    """The agent logs in and registers the person; returns the paper code shown on screen."""
+    agent_login(browser, federation.urls["idp_csam"])
     browser.open(federation.urls["idp_csam"] + "/bel/")
     browser.submit({**PERSON, **changes}, button="Enregistrer la personne")
     assert browser.page.status == 200, browser.page.main_text[:400]
@@ -88,6 +101,7 @@ def test_two_people_born_the_same_day_get_different_bis_numbers(federation, brow
 
 
 def test_the_registration_form_says_what_is_wrong(federation, browser):
+    agent_login(browser, federation.urls["idp_csam"])
     browser.open(federation.urls["idp_csam"] + "/bel/")
     browser.submit({**PERSON, "email": "pas-une-adresse", "nationality": ""}, button="Enregistrer la personne")
     assert browser.page.status == 400
@@ -144,6 +158,7 @@ def test_the_registration_form_sent_twice_makes_one_registration(federation, bro
     """A double click, or the browser sending the form again: the same BIS
     number and paper code, one registration, one e-mail, never a 500."""
     url = federation.urls["idp_csam"] + "/bel/"
+    agent_login(browser, federation.urls["idp_csam"])
     browser.open(url)
     token = browser.page.tree.xpath("//input[@name='csrf_token']/@value")[0]
     pages = [browser.open(url, "POST", {**PERSON, "csrf_token": token}) for _ in range(2)]

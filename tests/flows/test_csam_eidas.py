@@ -8,10 +8,11 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from fedsim import nrn
+from fedsim import nrn, personas
 from fedsim.db import Database
 from fedsim.federation import entities
 from fedsim.levels import LEVEL400, LEVEL450
+from fedsim.saml.eidas import type_values
 from fedsim.saml.sp import SamlLogin
 from fedsim.saml.state import PendingAuthn
 from idp_csam.eidas_node import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL, load_personas
@@ -167,7 +168,7 @@ def test_a_low_loa_answer_is_refused(federation, browser):
     node, info = _node_pending(federation)
     persona = load_personas()["NL"][0]
     form = node.respond(info, subject=persona.person_identifier, attributes=persona.attributes(),
-                        authn_context=LOA_LOW)
+                        authn_context=LOA_LOW, shape_assertion=type_values)
     page = browser.open(form.action, "POST", form.fields)
     assert page.status == 400
     assert "niveau de garantie eIDAS « faible »" in page.text and "substantiel" in page.text
@@ -181,7 +182,7 @@ def test_an_answer_from_another_country_is_refused(federation, browser):
     node, info = _node_pending(federation)
     persona = load_personas()["NL"][0]
     form = node.respond(info, subject=persona.person_identifier, attributes=persona.attributes(),
-                        authn_context=LOA_SUBSTANTIAL)
+                        authn_context=LOA_SUBSTANTIAL, shape_assertion=type_values)
     page = browser.open(form.action, "POST", form.fields)
     assert page.status == 400 and "PersonIdentifier émis par le pays NL" in page.text
 
@@ -247,3 +248,18 @@ def test_person_identifier_checks(identifier: str, country: str, ok: bool):
     else:
         with pytest.raises(ValueError):
             check(login, country)
+
+
+def test_a_foreigner_of_the_personas_file_logs_in_as_that_persona(federation, browser):
+    """daan has an ``eidas:`` identity in the personas file and a BIS number
+    there: his eIDAS login is that person (number, e-mail), not a new BIS."""
+    daan = personas.by_id("daan")
+    _to_country(browser, federation, "Pays-Bas")
+    page = browser.click(daan.full_name)
+    assert "VOTRE COMPTE MON ESPACE" in page.text, page.main_text[:300]
+    upstream = _xml(_messages(browser, "SAMLResponse", "/saml/sp/acs")[-1])
+    assert _attribute(upstream, "egovNRN") == [daan.nrn]
+    assert _attribute(upstream, "mail") == [daan.email]
+    with Database.factory(federation.apps["idp_csam"])() as db:
+        assert db.scalars(select(Citizen).where(Citizen.persona_id == f"eidas:NL/BE/{daan.eidas.national_id}")
+                          ).first() is None  # no second record

@@ -4,7 +4,7 @@ character more gives a 400 page that names the field, in French — never a
 from __future__ import annotations
 
 import pytest
-from test_csam_bel import PERSON, _link, _register
+from test_csam_bel import PERSON, _link, _register, agent_login
 
 from fedsim.personas import by_id
 from fedsim_harness.scenario.browser import Browser, Page
@@ -44,6 +44,11 @@ def _key_page(browser: Browser, federation: Federation) -> None:
 
 
 # (how to reach the form, the form's fields, the field made too long, its label, its maximum)
+def _bel_page(browser: Browser, csam: str) -> None:
+    agent_login(browser, csam)  # the BEL page is for a logged-in agent
+    browser.open(csam + "/bel/")
+
+
 CASES = [
     ("/email-code", PASSWORD_FORM, "username", "Nom d'utilisateur", fields.USERNAME_MAX),
     ("/email-code", PASSWORD_FORM, "password", "Mot de passe", fields.PASSWORD_MAX),
@@ -57,11 +62,11 @@ CASES = [
     ("/eid/puk", PUK_FORM, "puk", "Code PUK", fields.PIN_MAX),
     ("/eid/puk", PUK_FORM, "new_pin", "Nouveau code PIN", fields.PIN_MAX),
     ("/eid/puk", PUK_FORM, "new_pin_confirm", "Confirmez le nouveau code PIN", fields.PIN_MAX),
-    ("/bel/", PERSON, "given_name", "Prénom", fields.NAME_MAX),
-    ("/bel/", PERSON, "surname", "Nom", fields.NAME_MAX),
-    ("/bel/", PERSON, "birth_date", "Date de naissance", fields.DATE_MAX),
-    ("/bel/", PERSON, "nationality", "Nationalité", fields.NATIONALITY_MAX),
-    ("/bel/", PERSON, "email", "Adresse e-mail", fields.EMAIL_MAX),
+    (_bel_page, PERSON, "given_name", "Prénom", fields.NAME_MAX),
+    (_bel_page, PERSON, "surname", "Nom", fields.NAME_MAX),
+    (_bel_page, PERSON, "birth_date", "Date de naissance", fields.DATE_MAX),
+    (_bel_page, PERSON, "nationality", "Nationalité", fields.NATIONALITY_MAX),
+    (_bel_page, PERSON, "email", "Adresse e-mail", fields.EMAIL_MAX),
     (_activation_page, {"paper_code": "AAAA-AAAA"}, "paper_code", "Code unique (remis sur papier)",
      fields.PAPER_CODE_MAX),
     (_key_page, KEY_FORM, "username", "Nom d'utilisateur", fields.USERNAME_MAX),
@@ -116,6 +121,6 @@ def test_a_relay_state_over_80_characters_is_refused_at_the_eidas_acs(federation
 
 
 def test_the_maximum_itself_is_accepted(federation: Federation, browser: Browser) -> None:
-    browser.open(federation.urls["idp_csam"] + "/bel/")
+    _bel_page(browser, federation.urls["idp_csam"])
     page = browser.submit({**PERSON, "given_name": "M" * fields.NAME_MAX})
     assert page.status == 200 and "Personne enregistrée" in page.text

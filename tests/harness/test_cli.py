@@ -81,7 +81,7 @@ def test_personas_lists_cards_pins_and_accounts():
     result = CliRunner().invoke(cli, ["personas"])
     assert result.exit_code == 0, result.output
     header, *rows = result.output.splitlines()
-    assert header.split() == ["ID", "NAME", "NRN", "EID", "CARD", "MON", "ESPACE"]
+    assert header.split() == ["ID", "NAME", "NRN/BIS", "EID", "CARD", "KEYS", "MON", "ESPACE"]
     naima = next(r for r in rows if r.startswith("naima"))
     assert "85.03.12-154-31" in naima and "592-3841567-21 PIN 1234" in naima and "none yet" in naima
     assert "active (jdupont)" in next(r for r in rows if r.startswith("jean"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask import Flask, request
 
+from fedsim import personas
 from fedsim.personas import by_id
 from fedsim_harness.cli import cli
 from fedsim_harness.scenario import model
@@ -99,7 +100,8 @@ OPEN = model.Step(guide=("G01",), say="", action="open", argument="app:/")
 
 def test_unknown_persona_and_crashes_are_failures_of_their_step():
     unknown = runner().run(unchecked("zed", OPEN))
-    assert not unknown.ok and unknown.cause == "unknown persona 'zed' (known: naima, jean, lucas, sofie, claire)"
+    assert not unknown.ok and unknown.cause == ("unknown persona 'zed' (known: "
+                                                   + ", ".join(p.id for p in personas.load()) + ")")
 
     bad_regex = runner().run(unchecked("", dataclasses.replace(OPEN, remember=(("x", "("),))))
     assert not bad_regex.ok and bad_regex.cause.startswith("step 1 (G01): invalid regular expression '('")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from fedsim import personas
 from fedsim.federation import Settings
 from fedsim_harness.cli import cli
 from fedsim_harness.scenario import model, parallel
@@ -50,7 +51,7 @@ def test_a_crash_in_a_worker_is_that_scenario_s_failure(tmp_path: Path):
     results = parallel.run_in_process([good[0], *crashing, good[1]], 2, root=tmp_path)
     assert [r.headline() if not r.ok else r.headline().split(" (")[0] for r in results] == [
         "PASS search-naid",
-        "FAIL unknown-persona: unknown persona 'zed' (known: naima, jean, lucas, sofie, claire)",
+        "FAIL unknown-persona: unknown persona 'zed' (known: " + ", ".join(p.id for p in personas.load()) + ")",
         "FAIL bad-regex: step 1 (G01): invalid regular expression '(unclosed': missing ), unterminated subpattern",
         "FAIL wrong-type: step 2 (G02): the scenario crashed: TypeError: 'int' object is not iterable",
         "PASS eid-card-blocked-and-puk"]

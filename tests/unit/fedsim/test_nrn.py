@@ -179,5 +179,5 @@ def test_persona_file_with_an_invalid_number_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "personas.yaml"
     bad.write_text('personas:\n  - {id: x, given_name: X, surname: Y, nrn: "85.03.12-154-32", '
                    'email: x@example.be}\n', encoding="utf-8")
-    with pytest.raises(nrn.InvalidNRN):
+    with pytest.raises(personas.PersonaFileError, match=r"persona 'x' \(#1\), field nrn: .*check digits"):
         personas.load(bad)

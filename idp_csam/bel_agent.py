@@ -1,0 +1,79 @@
+"""The agents of a Bureau d'Enregistrement Local (G20): only a logged-in
+agent opens the office's registration page.
+
+Agents come from the personas file (``bel_agent: {username, password}``),
+seeded into ``bel_agent`` with the password hashed by :mod:`fedsim.passwords`
+(as CSAM's credentials). A login claims one of ``MAX_FAILURES`` tries first
+(:mod:`fedsim.attempts`); the claim that uses the last one locks the agent
+for ``LOCKOUT``. One refusal message for every case (unknown agent, wrong
+password, locked), one hash check each: neither tells whether an agent
+exists. The page is for office staff: its texts are French only.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import case, update
+from sqlalchemy.orm import Session
+
+from fedsim import attempts, clock
+from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash, needs_rehash
+from fedsim.personas import Persona
+from idp_csam.models import BelAgent, Citizen
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_KEY = "bel_agent"  # the logged-in agent's username, in the server-side session
+REFUSAL = (f"Nom d'utilisateur ou mot de passe d'agent incorrect. Après {MAX_FAILURES} essais erronés, "
+           f"l'accès de l'agent est bloqué pendant {int(LOCKOUT.total_seconds() // 60)} minutes.")
+
+
+class AgentRefused(Exception):
+    def __init__(self, message: str = REFUSAL) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def seed(db: Session, people: tuple[Persona, ...]) -> None:
+    """The personas' BEL agents (missing ones only; the citizen row first)."""
+    for persona in people:
+        agent = persona.bel_agent
+        if agent is None or db.get(Citizen, persona.nrn) is None or db.get(BelAgent, agent.username) is not None:
+            continue
+        if db.query(BelAgent).filter(BelAgent.nrn == persona.nrn).first() is not None:
+            continue  # this persona is already an agent under another username
+        db.add(BelAgent(username=agent.username, nrn=persona.nrn,
+                        password_hash=generate_password_hash(agent.password)))
+    db.commit()
+
+
+def verify(db: Session, username: str, password: str) -> BelAgent:
+    """The agent behind a right username + password, else AgentRefused."""
+    agent = db.get(BelAgent, (username or "").strip())
+    if agent is None:
+        check_password_hash(dummy_hash(), password or "")
+        raise AgentRefused()
+    now = clock.naive_utc_now()
+    key = BelAgent.username == agent.username
+    db.execute(update(BelAgent).where(key, BelAgent.locked_until <= now)
+               .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
+    locks = case((BelAgent.failed_logins + 1 >= MAX_FAILURES, now + LOCKOUT), else_=BelAgent.locked_until)
+    if not attempts.claim(db, BelAgent.failed_logins, MAX_FAILURES, key, locked_until=locks):
+        check_password_hash(dummy_hash(), password or "")
+        raise AgentRefused()
+    db.refresh(agent)
+    if not check_password_hash(agent.password_hash, password or ""):
+        raise AgentRefused()
+    upgraded = {"password_hash": generate_password_hash(password)} if needs_rehash(agent.password_hash) else {}
+    db.execute(update(BelAgent).where(key).values(failed_logins=0, locked_until=None, **upgraded)
+               .execution_options(synchronize_session=False))
+    db.commit()
+    db.refresh(agent)
+    return agent
+
+
+def current(db: Session, session: dict) -> tuple[BelAgent, Citizen] | None:
+    """The agent logged in in this session (and the person), if any."""
+    username = session.get(SESSION_KEY)
+    agent = db.get(BelAgent, username) if isinstance(username, str) else None
+    return (agent, db.get(Citizen, agent.nrn)) if agent is not None else None
