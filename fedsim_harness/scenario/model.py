@@ -52,7 +52,7 @@ class Scenario:
 
 def _step(spec: schema.StepSpec) -> Step:
     argument = getattr(spec, spec.action)
-    if isinstance(argument, BaseModel):  # mail_link, mail_code, totp: the mapping as written
+    if isinstance(argument, BaseModel):  # mail_link, mail_code, totp, oidc_*: the mapping as written
         argument = argument.model_dump(exclude_none=True)
     elif isinstance(argument, dict):
         argument = dict(argument)

@@ -12,12 +12,19 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pyotp
+import requests
 
 from fedsim import clock, personas
-from fedsim_harness.scenario.browser import Browser, BrowserError, WsgiTransport
+from fedsim_harness.scenario import oidc_rp
+from fedsim_harness.scenario.browser import (
+    Browser,
+    BrowserError,
+    HttpTransport,
+    WsgiTransport,
+)
 from fedsim_harness.scenario.model import Scenario, Step
 
 
@@ -93,10 +100,13 @@ class Runner:
         self.urls = urls  # app name -> base URL, "mailbox" included
         self.saved: dict[str, str] = {}  # values kept by ``remember``, as {saved[name]}
         self.totp_secret: str | None = None  # the last one read by a « totp » step
+        self.oidc = None  # the relying party of the oidc_login step (fedsim_harness.scenario.oidc_rp)
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario)
         self.saved = {}
+        self.oidc = None
+        transport = self.browser.transport
         clock_offset = os.environ.get("FEDSIM_CLOCK_OFFSET")
         try:
             persona = _persona(scenario.persona) if scenario.persona else None
@@ -104,6 +114,7 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a crash is this scenario's failure, not the run's
             result.error = _crash(exc)
         finally:  # advance_clock moved the shared clock of this process: put it back
+            self.browser.transport = transport  # oidc_login put the relying party's host in front of it
             if clock_offset is None:
                 os.environ.pop("FEDSIM_CLOCK_OFFSET", None)
             else:
@@ -199,6 +210,43 @@ class Runner:
             spec = dict(step.argument)
             code = self._totp_code(spec.get("secret_from_page"))  # a regex: braces are not {persona…}
             self.browser.submit({spec["field"]: code}, button=fill(step.button) if step.button else None)
+        elif step.action == "oidc_login":
+            self._oidc_login({k: fill(v) for k, v in dict(step.argument).items()})
+        elif step.action == "oidc_callback":
+            self._oidc_callback(dict(step.argument).get("expect_error"))
+
+    def _oidc_login(self, spec: dict[str, str]) -> None:
+        """A relying party played by Authlib's client starts a login at CSAM;
+        the browser opens it, and CSAM's redirect back stays with that party."""
+        transport = self.browser.transport
+        inner = transport.inner if isinstance(transport, oidc_rp.RelyingPartyHost) else transport
+        if not isinstance(inner, (WsgiTransport, HttpTransport)):
+            raise BrowserError("oidc_login runs with the scripted browser (in-process or against running "
+                               "servers), not in Chromium: no server answers the relying party's rp.example")
+        http = (oidc_rp.wsgi_session({n: c.application for n, c in inner.clients.items()})
+                if isinstance(inner, WsgiTransport) else requests.Session())
+        self.oidc = oidc_rp.RelyingParty(self.urls["idp_csam"], spec.get("client_id", oidc_rp.DEMO_CLIENT),
+                                         oidc_rp.DEMO_REDIRECT, http=http)
+        self.browser.transport = oidc_rp.RelyingPartyHost(inner, {urlsplit(oidc_rp.DEMO_REDIRECT).netloc})
+        extra = {k: spec[k] for k in ("prompt",) if spec.get(k)}
+        self.browser.open(self.oidc.authorization_url(scope=spec.get("scope", "openid profile email"),
+                                                      acr_values=spec.get("acr_values", ""), **extra))
+
+    def _oidc_callback(self, expect_error: str | None) -> None:
+        if self.oidc is None:
+            raise BrowserError("oidc_callback needs an earlier oidc_login step")
+        page = self.browser.page
+        if page is None or urlsplit(page.url).netloc != urlsplit(self.oidc.redirect_uri).netloc:
+            raise AssertionError(f"CSAM did not send the browser back to the relying party: it is at "
+                                 f"{page.url if page else 'no page'}")
+        answer = dict(parse_qsl(urlsplit(page.url).query))
+        if expect_error:
+            if answer.get("error") != expect_error:
+                raise AssertionError(f"expected the OAuth error {expect_error!r}, CSAM answered "
+                                     f"{answer.get('error') or 'a code'} {answer.get('error_description', '')}")
+            return
+        login = self.oidc.callback(page.url)  # RelyingPartyError (an AssertionError) says what is wrong
+        self.browser.page = oidc_rp.html_page(page.url, login.describe())
 
     def _totp_code(self, pattern: str | None) -> str:
         """The authenticator app's current code (shared clock), for the secret
@@ -233,7 +281,8 @@ class Runner:
     def _advance_clock(self, minutes: float) -> None:
         """Move the federation's shared clock (fedsim.clock) forward. Only the
         in-process apps share this process's clock; running servers do not."""
-        if not isinstance(self.browser.transport, WsgiTransport):
+        transport = self.browser.transport
+        if not isinstance(getattr(transport, "inner", transport), WsgiTransport):
             raise BrowserError("advance_clock works only in-process: the servers of `fedsim up` have "
                                "their own clock (start them with FEDSIM_CLOCK_OFFSET instead)")
         current = float(os.environ.get("FEDSIM_CLOCK_OFFSET", "0") or 0)

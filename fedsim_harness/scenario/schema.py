@@ -42,7 +42,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from fedsim import personas
 
 GUIDE_ID = re.compile(r"^G(0[1-9]|1[0-9]|2[0-6])$")
-ACTIONS = ("open", "click", "submit", "mail_link", "totp", "mail_code", "advance_clock")
+ACTIONS = ("open", "click", "submit", "mail_link", "totp", "mail_code", "advance_clock", "oidc_login",
+           "oidc_callback")
 # « open: app:path »: the apps are those of the runner's URLs (monespace, idp_csam, modigia_sp, mailbox
 # for the federation), so only the form is checked here.
 APP_PATH = re.compile(r"^\w+(:|$)")
@@ -220,6 +221,28 @@ class Totp(_Spec):
                           "Without it, the secret of an earlier totp step.")
 
 
+class OidcLogin(_Spec):
+    """The OpenID Connect login a relying party starts at CSAM: {scope, acr_values, prompt, client_id}."""
+    what: ClassVar[str] = "'oidc_login'"
+    scope: str = Field("openid profile email", description="The scopes asked for (\"openid profile egovnrn\"); "
+                                                           "egovnrn releases the national register number.")
+    acr_values: str | None = Field(None, description="The FAS level(s) asked for, the weakest being the minimum "
+                                                     "(\"urn:be:fedict:iam:fas:Level500\").")
+    prompt: str | None = Field(None, description="none (no page: an answer or login_required) or login (the "
+                                                 "person authenticates again).")
+    client_id: str | None = Field(None, description="The client (default: fedsim-scenario-rp, CSAM's bundled "
+                                                    "public client with PKCE, redirect https://rp.example/"
+                                                    "oidc/callback, which the runner plays).")
+
+
+class OidcCallback(_Spec):
+    """The relying party's handling of CSAM's redirect back: {expect_error}."""
+    what: ClassVar[str] = "'oidc_callback'"
+    expect_error: str | None = Field(None, description="The OAuth error CSAM must have answered instead of a "
+                                                       "code (login_required…). Without it, the code is redeemed "
+                                                       "and the ID token checked; the page then lists its claims.")
+
+
 class StepSpec(_Spec):
     """One step: the guide steps it covers, exactly one action, then checks."""
     model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [action]} for action in ACTIONS]})
@@ -247,6 +270,13 @@ class StepSpec(_Spec):
                                                          "form (see `button`).")
     advance_clock: float | None = Field(None, gt=0, description="Action: move the shared clock forward by this "
                                                                 "many minutes (in-process runs only).")
+    oidc_login: OidcLogin | None = Field(None, description="Action: a relying party (Authlib's client) starts an "
+                                                           "OpenID Connect login at CSAM (PKCE S256, state, nonce) "
+                                                           "and the browser opens it.")
+    oidc_callback: OidcCallback | None = Field(None, description="Action: the relying party takes CSAM's redirect "
+                                                                 "back, redeems the code and checks the ID token "
+                                                                 "(JWKS, iss, aud, nonce, acr); the page shows "
+                                                                 "its claims.")
     # how the action is done
     within: str | None = Field(None, description="With click: the text of the row or block to look for the "
                                                  "link or button in.")

@@ -52,8 +52,8 @@ def test_a_database_made_before_alembic_is_adopted(tmp_path: Path) -> None:
         for column in ("puk_digest", "failed_puk_tries", "cert_serial", "revoked_at"):
             connection.execute(text(f"ALTER TABLE eid_card DROP COLUMN {column}"))
         connection.execute(text("DROP TABLE bel_registration"))
-        connection.execute(text("INSERT INTO citizen VALUES ('78020106109', 'jean', 'Jean', 'Dupont', "
-                                "'jean@example.be', 'fr', 'f')"))
+        connection.execute(text("INSERT INTO citizen (nrn, persona_id, given_name, surname, email, language, fedid) "
+                                "VALUES ('78020106109', 'jean', 'Jean', 'Dupont', 'jean@example.be', 'fr', 'f')"))
         connection.execute(text("INSERT INTO eid_card (number, holder_nrn, pin_digest, failed_pin_tries) "
                                 "VALUES ('591123456789', '78020106109', 'x', 0)"))
     assert migrate(engine, LOCATIONS["idp_csam"], metadata) == "adopted"

@@ -52,8 +52,9 @@ def test_every_shipped_scenario_is_valid_and_names_the_schema_for_editors(path: 
 def test_the_steps_built_from_the_model_are_what_the_runner_reads() -> None:
     steps = model.load(SCENARIOS / "bel-foreign-national.yaml").steps
     assert steps[0].guide == ("G20",) and steps[0].action == "open" and steps[0].argument == "idp_csam:/bel/"
-    assert isinstance(steps[0].expect, tuple) and steps[1].remember[0][0] == "paper_code"
-    assert steps[2].argument == {"to": "elise.martin@example.fr", "subject": "CSAM — activez votre clé numérique",
+    assert steps[1].action == "submit" and steps[1].button == "Connexion de l'agent"  # the BEL agent logs in
+    assert isinstance(steps[0].expect, tuple) and steps[2].remember[0][0] == "paper_code"
+    assert steps[3].argument == {"to": "elise.martin@example.fr", "subject": "CSAM — activez votre clé numérique",
                                  "link": "Activer ma clé numérique"}
     assert steps[-1].guide == ("G21", "G09") and steps[-1].action == "mail_code"
     assert steps[-1].argument["pattern"] == r"\b(\d{6})\b" and steps[-1].button == "Se connecter"
@@ -101,16 +102,17 @@ def test_an_unknown_action_is_an_unknown_key_and_leaves_the_step_without_action(
     step = "{guide: G01, visit: 'monespace:/'}"
     assert problems(VALID + f"  - {step}\n") == [
         ("f.yaml:8:5: step 2: exactly one action among open, click, submit, mail_link, totp, mail_code, "
-        "advance_clock is needed, this step has none"),
+        "advance_clock, oidc_login, oidc_callback is needed, this step has none"),
         ("f.yaml:8:18: step 2: unknown key 'visit' in a step (the keys of a step are guide, say, open, click, "
-        "submit, mail_link, totp, mail_code, advance_clock, within, repeat, button, expect, expect_url, "
+        "submit, mail_link, totp, mail_code, advance_clock, oidc_login, oidc_callback, within, repeat, button, expect, expect_url, "
         "expect_status, remember)")]
 
 
 def test_two_actions_in_a_step_are_refused_at_the_second() -> None:
     text = VALID + "  - guide: G02\n    open: 'monespace:/'\n    click: Me connecter\n"
     assert problems(text) == [("f.yaml:10:5: step 2: exactly one action among open, click, submit, mail_link, "
-                              "totp, mail_code, advance_clock is needed, this step has open and click")]
+                              "totp, mail_code, advance_clock, oidc_login, oidc_callback is needed, this step has "
+                              "open and click")]
 
 
 @pytest.mark.parametrize("step, at, message", [
@@ -213,7 +215,7 @@ def test_check_prints_each_problem_and_exits_1(tmp_path: Path) -> None:
         "OK fine",
         f"{bad}:8:5: step 1: unknown key 'expct' in a step (did you mean 'expect'?)",
         (f"{bad}:9:5: step 2: exactly one action among open, click, submit, mail_link, totp, mail_code, "
-        "advance_clock is needed, this step has none"),
+        "advance_clock, oidc_login, oidc_callback is needed, this step has none"),
         "2 scenario files checked: 1 valid, 1 not valid (2 problems)"]
     one = CliRunner().invoke(cli, ["scenario", "check", str(tmp_path / "a-good.yaml")])
     assert (one.exit_code, one.output) == (0, "OK fine\n1 scenario file checked: 1 valid\n")
