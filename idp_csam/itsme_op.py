@@ -16,33 +16,35 @@ listed by phone number, and a request is refused after 3 wrong itsme codes,
 counted on the server (``fedsim.attempts``: guesses sent at once check at
 most 3).
 
+Userinfo answers, as itsme's, with a JWT (application/jwt): the claims
+signed (RS256) then encrypted for the client (RSA-OAEP + A256GCM), as the ID
+token.
+
 Back-channel calls (the OP fetching the client's JWKS, the client posting to
-the token endpoint) go through ``Backchannel``: in this simulator every app
-runs as WSGI, so they are made in-process through the app's test client —
-the real HTTP endpoints, without a socket. A real deployment would make them
-with an HTTP client (requests) instead.
+the token endpoint, fetching the OP's JWKS and userinfo) go through
+idp_csam.itsme_backchannel: real HTTP (requests) when the federation is
+served on ports (``ITSME_BACKCHANNEL = "http"``, set by fedsim_harness.serve),
+else in-process through the app's test client (the same endpoints, without a
+socket).
 
 Its tables are in idp_csam.itsme_models, its keys and JOSE in
 idp_csam.itsme_jose, the phone screen's service (codes, links) in
-idp_csam.itsme_phone; their names are re-exported here (``itsme_op.confirm``).
+idp_csam.itsme_phone, its token and userinfo endpoints in
+idp_csam.itsme_token, what those share (names, client, URLs, log lines) in
+idp_csam.itsme_oidc; their names are re-exported here (``itsme_op.confirm``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import segno
-import yaml
 from flask import (
     Blueprint,
-    Flask,
     current_app,
     jsonify,
     make_response,
@@ -53,7 +55,6 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from jose import jwt
 from jose.exceptions import JOSEError
 from markupsafe import Markup
 from sqlalchemy import select
@@ -62,29 +63,53 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import Length
 
-from fedsim import clock, personas, protocol_log
+from fedsim import clock, personas
 from fedsim.db import Database
 from fedsim.web import UserError
+from idp_csam import itsme_token
 from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.i18n import ngettext
+from idp_csam.itsme_backchannel import Unreachable, backchannel  # noqa: F401 - re-exported
+from idp_csam.itsme_backchannel import check as check_backchannel
 from idp_csam.itsme_jose import (  # keys, JWS and JWE, re-exported (itsme_op.verify_jws)
     ExpiredToken,  # noqa: F401 - re-exported
     check_times,
     op_jwks,
-    pick_key,
-    private_key,
+    pick_key,  # noqa: F401 - re-exported
+    private_key,  # noqa: F401 - re-exported
     public_jwk,  # noqa: F401 - re-exported
-    sign_then_encrypt,
+    sign_then_encrypt,  # noqa: F401 - re-exported
     verify_jws,
 )
 from idp_csam.itsme_models import (  # the tables and their purge, re-exported (itsme_op.purge)
-    ItsmeAccessToken,
-    ItsmeAssertionJti,
+    ItsmeAccessToken,  # noqa: F401 - re-exported
+    ItsmeAssertionJti,  # noqa: F401 - re-exported
     ItsmeAuthorization,
     ItsmePhone,
     purge,  # noqa: F401 - re-exported
 )
+from idp_csam.itsme_oidc import (  # the OP's names, client, URLs; re-exported (itsme_op.NRN_CLAIM)
+    ACR_ADVANCED,
+    ACR_BASIC,
+    ASSERTION_TYPE,  # noqa: F401 - re-exported
+    BACK,  # noqa: F401 - re-exported
+    CLIENT_ID,  # noqa: F401 - re-exported
+    FRONT,  # noqa: F401 - re-exported
+    MAX_ASSERTION_LIFETIME,  # noqa: F401 - re-exported
+    NRN_CLAIM,  # noqa: F401 - re-exported
+    PREFIX,
+    SUPPORTED_CLAIMS,
+    TOKEN_LIFETIME,  # noqa: F401 - re-exported
+    Client,
+    ClientKeysUnavailable,
+    OAuthError,  # noqa: F401 - re-exported
+    client_jwks,
+    clients,
+    endpoint_url,
+    issuer,
+)
+from idp_csam.itsme_oidc import log_step as _log
 from idp_csam.itsme_phone import (  # the phone screen's service, re-exported (itsme_op.confirm)
     CODE_LIFETIME,  # noqa: F401 - re-exported
     MAX_TRIES,
@@ -97,111 +122,49 @@ from idp_csam.itsme_phone import (  # the phone screen's service, re-exported (i
     phone_link_token,
     reject,
 )
+from idp_csam.itsme_token import (  # noqa: F401 - re-exported (itsme_op.id_token_claims)
+    authenticate_client,
+    id_token_claims,
+    requested_claims,
+    userinfo_claims,
+)
 from idp_csam.models import Citizen
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("itsme_op", __name__, url_prefix="/itsme-op")
+bp = Blueprint("itsme_op", __name__, url_prefix=PREFIX)
 
-USERS_FILE = Path(__file__).parent / "data" / "itsme_users.yaml"
-ACR_BASIC = "http://itsme.services/v2/claim/acr_basic"
-ACR_ADVANCED = "http://itsme.services/v2/claim/acr_advanced"
-NRN_CLAIM = "http://itsme.services/v2/claim/BENationalNumber"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-CLIENT_ID = "csam-fas"
 REQUEST_LIFETIME = timedelta(minutes=3)   # the person has 3 minutes to confirm
-TOKEN_LIFETIME = timedelta(minutes=5)     # ID and access tokens
-MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 CODE_FORMAT = re.compile(r"^\d{5}$")
 LINK_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")  # a phone link's token: 32 bytes, base64url
 STARTED = "itsme_op_request"              # the session key: the request this browser started
-SUPPORTED_CLAIMS = ("sub", NRN_CLAIM, "given_name", "family_name", "email")
 
 
 # -- registration, back channel, seeding ----------------------------------------
 
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    redirect_uris: tuple[str, ...]
-    jwks_uri: str
-
-
-def issuer() -> str:
-    return current_app.config["FEDSIM_SETTINGS"].base_url("idp_csam") + bp.url_prefix
-
-
-def endpoint_url(name: str) -> str:
-    return issuer() + {"authorize": "/authorize", "token": "/token", "userinfo": "/userinfo",
-                       "jwks": "/jwks.json"}[name]
-
-
-def clients() -> dict[str, Client]:
-    """The relying parties registered with this OP: CSAM only."""
-    csam = current_app.config["FEDSIM_SETTINGS"].base_url("idp_csam")
-    return {CLIENT_ID: Client(CLIENT_ID, (csam + "/itsme/callback",), csam + "/itsme/jwks.json")}
-
-
-class Backchannel:
-    """Server-to-server calls, in-process through the app's WSGI test client
-    (a real deployment would use requests against the same URLs)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-
-    def _open(self, method: str, url: str, **kwargs) -> tuple[int, dict]:
-        parts = urlsplit(url)
-        with self.app.test_client() as client:
-            response = client.open(parts.path, method=method, query_string=parts.query,
-                                   base_url=f"{parts.scheme}://{parts.netloc}", **kwargs)
-        try:
-            return response.status_code, json.loads(response.get_data())
-        except ValueError:
-            return response.status_code, {}
-
-    def get_json(self, url: str) -> tuple[int, dict]:
-        return self._open("GET", url)
-
-    def post_form(self, url: str, data: dict[str, str]) -> tuple[int, dict]:
-        return self._open("POST", url, data=data)
-
-
-def backchannel() -> Backchannel:
-    return Backchannel(current_app._get_current_object())
+@bp.record_once
+def _check_backchannel(state) -> None:
+    check_backchannel(state.app)  # a bad ITSME_BACKCHANNEL(_TIMEOUT) stops the app at its creation, named
 
 
 @bp.record_once
 def _seed(state) -> None:
-    """itsme accounts of the personas with a card, from data/itsme_users.yaml."""
+    """itsme accounts of the personas with a card: their ``itsme`` in the
+    personas file (fedsim/data/personas.yaml, FEDSIM_PERSONAS)."""
     app = state.app
     # Back-channel endpoints: authenticated by the client assertion or the bearer token, not by a form token.
     app.extensions["csrf"].exempt(token)
     app.extensions["csrf"].exempt(userinfo)
-    users = yaml.safe_load(Path(app.config.get("ITSME_USERS_FILE") or USERS_FILE).read_text())["users"]
-    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    people = personas.load(app.config["PERSONAS_FILE"])
     with app.app_context(), Database.factory(app)() as db:
         for person in people:
-            entry = users.get(person.id)
-            phone = normalize_phone(str(entry["phone"])) if entry and person.card else None
+            phone = normalize_phone(person.itsme.phone) if person.itsme and person.card else None
             if phone and db.get(ItsmePhone, phone) is None and db.get(Citizen, person.nrn) is not None:
-                db.add(ItsmePhone(phone=phone, nrn=person.nrn, code_digest=code_digest(phone, str(entry["code"]))))
+                db.add(ItsmePhone(phone=phone, nrn=person.nrn, code_digest=code_digest(phone, person.itsme.code)))
         db.commit()
 
 
 # -- the OP's pages -----------------------------------------------------------------
-
-class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
-
-
-def _json_error(exc: OAuthError) -> Response:
-    log.warning("itsme OP refused: %s (%s)", exc.error, exc.description)
-    response = jsonify(error=exc.error, error_description=exc.description)
-    response.status_code = exc.status
-    return response
-
 
 @bp.get("/.well-known/openid-configuration")
 def discovery():
@@ -226,6 +189,9 @@ def discovery():
         "id_token_signing_alg_values_supported": ["RS256"],
         "id_token_encryption_alg_values_supported": ["RSA-OAEP"],
         "id_token_encryption_enc_values_supported": ["A256GCM"],
+        "userinfo_signing_alg_values_supported": ["RS256"],
+        "userinfo_encryption_alg_values_supported": ["RSA-OAEP"],
+        "userinfo_encryption_enc_values_supported": ["A256GCM"],
         "code_challenge_methods_supported": [],
     })
 
@@ -235,30 +201,19 @@ def jwks_document():
     return jsonify(op_jwks(current_app))
 
 
-def _client_jwks(client: Client) -> dict:
-    status, document = backchannel().get_json(client.jwks_uri)
-    if status != 200 or not isinstance(document.get("keys"), list):
+def _client_jwks_or_page(client: Client) -> dict:
+    try:
+        return client_jwks(client)
+    except ClientKeysUnavailable as exc:
+        log.warning("itsme OP: %s", exc)
         raise UserError(_("itsme n'a pas pu lire les clés publiques du service en ligne."), code=502,
-                        title=_("Erreur itsme"))
-    return document
+                        title=_("Erreur itsme")) from None
 
 
 def _redirect_error(auth_or_uri, state: str, error: str, description: str) -> Response:
     uri = auth_or_uri if isinstance(auth_or_uri, str) else auth_or_uri.redirect_uri
     log.info("itsme OP: %s (%s)", error, description)
     return redirect(f"{uri}?{urlencode({'error': error, 'error_description': description, 'state': state})}")
-
-
-FRONT, BACK = "OIDC front-channel", "OIDC back-channel"
-
-
-def _log(event: str, message_id: str, client_id: str, outcome: str, reason: str = "", *,
-         binding: str = FRONT, to_client: bool = False) -> None:
-    """One protocol-log line for an OpenID Connect step (as fedsim.protocol_log
-    writes one per SAML step): the trainer console's trace shows both."""
-    ends = (issuer(), client_id) if to_client else (client_id, issuer())
-    protocol_log.log_step(event, message_id=message_id, issuer=ends[0], destination=ends[1], binding=binding,
-                          outcome=outcome, reason=reason)
 
 
 @bp.get("/authorize")
@@ -271,7 +226,7 @@ def authorize():
         raise UserError(_("La demande d'authentification n'est pas signée (paramètre request absent)."),
                         title=_("Erreur itsme"))
     try:
-        claims = verify_jws(token, _client_jwks(client))
+        claims = verify_jws(token, _client_jwks_or_page(client))
         check_times(claims, max_lifetime=timedelta(minutes=10))
     except (JOSEError, ValueError) as exc:
         log.warning("itsme OP: request object refused: %s", exc)
@@ -298,11 +253,11 @@ def authorize():
     if phone is None or db.get(ItsmePhone, phone) is None:
         _log("AuthorizationRequest", state, client.client_id, "refused", "unknown_user")
         return _redirect_error(redirect_uri, state, "access_denied", "unknown_user")
-    wanted = claims.get("claims", {}).get("id_token", {}) if isinstance(claims.get("claims"), dict) else {}
+    wanted = claims.get("claims") if isinstance(claims.get("claims"), dict) else {}
     now = clock.naive_utc_now()
     auth = ItsmeAuthorization(
         id=secrets.token_urlsafe(24), client_id=client.client_id, redirect_uri=redirect_uri, state=state,
-        nonce=nonce, acr=acr, claims=json.dumps([c for c in wanted if c in SUPPORTED_CLAIMS]),
+        nonce=nonce, acr=acr, claims=json.dumps(requested_claims(wanted)),
         phone=phone, created_at=now, expires_at=now + REQUEST_LIFETIME, status="pending")
     auth.phone_link_digest = link_digest(phone_link_token(auth.id))
     db.add(auth)
@@ -432,102 +387,13 @@ def create_account():
     return render_template("idp_csam/itsme/create_account.html")
 
 
-# -- token and userinfo --------------------------------------------------------------
-
-def authenticate_client(db: Session, form) -> Client:
-    """private_key_jwt: an RS256 assertion by the client, aud = the token
-    endpoint, short-lived, its jti used once."""
-    if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
-        raise OAuthError("invalid_client", "private_key_jwt client assertion required", 401)
-    try:
-        unverified = jwt.get_unverified_claims(form["client_assertion"])
-    except JOSEError:
-        raise OAuthError("invalid_client", "malformed client assertion", 401) from None
-    client = clients().get(str(unverified.get("iss", "")))
-    if client is None or form.get("client_id", client.client_id) != client.client_id:
-        raise OAuthError("invalid_client", "unknown client", 401)
-    try:
-        claims = verify_jws(form["client_assertion"], _client_jwks(client))
-        check_times(claims, max_lifetime=MAX_ASSERTION_LIFETIME)
-    except (JOSEError, ValueError) as exc:
-        raise OAuthError("invalid_client", f"client assertion refused: {exc}", 401) from None
-    if claims.get("sub") != client.client_id or claims.get("aud") != endpoint_url("token"):
-        raise OAuthError("invalid_client", "client assertion: wrong sub or aud", 401)
-    jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti:
-        raise OAuthError("invalid_client", "client assertion without jti", 401)
-    if db.get(ItsmeAssertionJti, jti) is not None:
-        raise OAuthError("invalid_client", "client assertion replayed (jti already used)", 401)
-    db.add(ItsmeAssertionJti(jti=jti, expires_at=datetime.fromtimestamp(claims["exp"], UTC)
-                             .replace(tzinfo=None)))
-    return client
-
-
-def id_token_claims(db: Session, auth: ItsmeAuthorization) -> dict:
-    citizen = db.get(Citizen, db.get(ItsmePhone, auth.phone).nrn)
-    now = int(clock.now().timestamp())
-    values = {"sub": hashlib.sha256(f"{auth.client_id}:{citizen.nrn}".encode()).hexdigest(),
-              NRN_CLAIM: citizen.nrn, "given_name": citizen.given_name, "family_name": citizen.surname,
-              "email": citizen.email}
-    claims = {"iss": issuer(), "aud": auth.client_id, "iat": now, "exp": now + int(TOKEN_LIFETIME.total_seconds()),
-              "nonce": auth.nonce, "acr": auth.acr, "amr": ["mobile-app"], "sub": values["sub"]}
-    claims.update({name: values[name] for name in json.loads(auth.claims) if name in values})
-    return claims
-
+# -- token and userinfo (idp_csam.itsme_token) ------------------------------------------
 
 @bp.post("/token")
 def token():
-    db = Database.session()
-    try:
-        client = authenticate_client(db, request.form)
-        if request.form.get("grant_type") != "authorization_code":
-            raise OAuthError("unsupported_grant_type", "authorization_code only")
-        code = request.form.get("code", "")
-        auth = db.scalars(select(ItsmeAuthorization).where(ItsmeAuthorization.code == code)).first() if code else None
-        if auth is None or auth.client_id != client.client_id:
-            raise OAuthError("invalid_grant", "unknown authorization code")
-        if auth.code_used_at is not None:
-            # A replayed code: refuse it and revoke what the first use obtained.
-            for access in db.scalars(select(ItsmeAccessToken).where(ItsmeAccessToken.authorization_id == auth.id)):
-                access.revoked = True
-            db.commit()
-            raise OAuthError("invalid_grant", "authorization code already used")
-        if clock.naive_utc_now() >= auth.code_expires_at:
-            raise OAuthError("invalid_grant", "authorization code expired")
-        if request.form.get("redirect_uri") != auth.redirect_uri:
-            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
-        try:
-            enc_key = pick_key(_client_jwks(client), None, "enc", "RSA-OAEP")
-        except JOSEError:
-            raise OAuthError("invalid_client", "the client publishes no RSA-OAEP encryption key") from None
-        auth.code_used_at = clock.naive_utc_now()
-        access_token = secrets.token_urlsafe(32)
-        db.add(ItsmeAccessToken(digest=hashlib.sha256(access_token.encode()).hexdigest(), authorization_id=auth.id,
-                                expires_at=clock.naive_utc_now() + TOKEN_LIFETIME))
-        id_token = sign_then_encrypt(id_token_claims(db, auth), private_key(current_app, "itsme-op-sig"), enc_key)
-        db.commit()
-    except OAuthError as exc:
-        db.rollback()
-        _log("TokenRequest", "", request.form.get("client_id", "?")[:100], "refused",
-             f"{exc.error}: {exc.description}", binding=BACK)
-        return _json_error(exc)
-    _log("IDToken", auth.id, client.client_id, "issued", "signed (RS256) then encrypted (RSA-OAEP, A256GCM)",
-         binding=BACK, to_client=True)
-    response = jsonify(access_token=access_token, token_type="Bearer",
-                       expires_in=int(TOKEN_LIFETIME.total_seconds()), id_token=id_token)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return itsme_token.token_endpoint()
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    db = Database.session()
-    header = request.headers.get("Authorization", "")
-    bearer = header[7:].strip() if header.startswith("Bearer ") else ""
-    access = db.get(ItsmeAccessToken, hashlib.sha256(bearer.encode()).hexdigest()) if bearer else None
-    if access is None or access.revoked or clock.naive_utc_now() >= access.expires_at:
-        response = _json_error(OAuthError("invalid_token", "unknown, revoked or expired access token", 401))
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
-    claims = id_token_claims(db, db.get(ItsmeAuthorization, access.authorization_id))
-    return jsonify({k: v for k, v in claims.items() if k in SUPPORTED_CLAIMS})
+    return itsme_token.userinfo_endpoint()

@@ -2,18 +2,22 @@
 itsme OP of idp_csam.itsme_op. The person types their phone number, CSAM
 sends a signed request object, the person confirms on the phone, CSAM
 exchanges the code with a private_key_jwt client assertion and accepts the
-ID token only signed by the OP then encrypted for CSAM.
+ID token only signed by the OP then encrypted for CSAM. It then asks
+userinfo with the access token and accepts the answer only as a JWT signed by
+the OP then encrypted for CSAM, from the OP, for CSAM, about the ID token's
+subject, its claims (national number, names) equal to the ID token's.
 
-The token exchange and the OP's JWKS are fetched through
-``itsme_op.Backchannel`` (in-process WSGI here; HTTP in a real deployment).
+The token exchange, the OP's JWKS and userinfo go through
+idp_csam.itsme_backchannel: HTTP when the federation is served on ports,
+in-process otherwise. An OP that does not answer refuses the login, saying so.
+What CSAM accepts is checked in idp_csam.methods.itsme_checks, the
+back-channel leg is idp_csam.methods.itsme_exchange.
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import (
@@ -26,17 +30,27 @@ from flask import (
     session,
 )
 from flask_wtf import FlaskForm
-from jose import jwe, jwt
-from jose.exceptions import JOSEError
+from jose import jwt
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from fedsim import clock, protocol_log
+from fedsim import clock
 from fedsim.db import Database
 from idp_csam import authn, itsme_op
 from idp_csam.i18n import gettext as _
 from idp_csam.i18n import lazy_gettext as _l
 from idp_csam.methods import Method
+from idp_csam.methods.itsme_checks import (  # re-exported (itsme.verify_id_token)
+    ASSERTION_LIFETIME,  # noqa: F401 - re-exported
+    SHARED_CLAIMS,  # noqa: F401 - re-exported
+    Expected,  # noqa: F401 - re-exported
+    IdTokenRefused,  # noqa: F401 - re-exported
+    UserInfoRefused,  # noqa: F401 - re-exported
+    client_assertion,  # noqa: F401 - re-exported
+    verify_id_token,  # noqa: F401 - re-exported
+    verify_userinfo,  # noqa: F401 - re-exported
+)
+from idp_csam.methods.itsme_exchange import Exchange, LoginRefused, RelyingParty
 from idp_csam.models import Citizen
 
 log = logging.getLogger(__name__)
@@ -45,7 +59,6 @@ bp = Blueprint("itsme", __name__)
 
 SIG_KEY, ENC_KEY = "csam-itsme-rp-sig", "csam-itsme-rp-enc"
 ACR = itsme_op.ACR_ADVANCED  # Level450 needs itsme's advanced level
-ASSERTION_LIFETIME = 60  # seconds
 MESSAGES = {
     "unknown_user": _l("Ce numéro de téléphone n'est lié à aucun compte itsme. Vérifiez le numéro "
                     "ou créez votre compte itsme."),
@@ -57,65 +70,6 @@ MESSAGES = {
                          "sur le téléphone. Vous n'êtes pas connecté : recommencez la connexion.",
                          max=itsme_op.MAX_TRIES),
 }
-
-
-class IdTokenRefused(Exception):
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.message, self.detail = message, detail
-
-
-@dataclass(frozen=True)
-class Expected:
-    issuer: str
-    client_id: str
-    nonce: str
-    acr_values: tuple[str, ...]
-
-
-def verify_id_token(id_token: str, *, enc_key_pem: str, op_jwks: dict, expected: Expected) -> dict:
-    """The claims of an ID token that itsme signed (RS256) then encrypted
-    for CSAM (RSA-OAEP + A256GCM); anything else is refused."""
-    tampered = _("La réponse d'itsme a été modifiée ou n'est pas signée par itsme : connexion refusée.")
-    if id_token.count(".") != 4:
-        raise IdTokenRefused(_("La réponse d'itsme n'est pas chiffrée pour CSAM : connexion refusée."),
-                             "ID token is not a compact JWE")
-    try:
-        header = jwe.get_unverified_header(id_token)
-        if header.get("alg") != "RSA-OAEP" or header.get("enc") != "A256GCM":
-            raise JOSEError(f"JWE {header.get('alg')}/{header.get('enc')} refused")
-        signed = jwe.decrypt(id_token, enc_key_pem).decode()
-        claims = itsme_op.verify_jws(signed, op_jwks)
-    except (JOSEError, ValueError, UnicodeDecodeError) as exc:
-        raise IdTokenRefused(tampered, str(exc)) from None
-    try:
-        itsme_op.check_times(claims)
-    except itsme_op.ExpiredToken:
-        raise IdTokenRefused(_("La réponse d'itsme a expiré : recommencez la connexion."), "exp passed") from None
-    except JOSEError as exc:
-        raise IdTokenRefused(tampered, str(exc)) from None
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
-    if claims.get("iss") != expected.issuer:
-        raise IdTokenRefused(tampered, f"iss {claims.get('iss')!r}")
-    if expected.client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != expected.client_id):
-        raise IdTokenRefused(_("La réponse d'itsme n'est pas destinée à CSAM : connexion refusée."),
-                             f"aud {audience!r}")
-    if claims.get("nonce") != expected.nonce:
-        raise IdTokenRefused(_("La réponse d'itsme ne correspond pas à cette connexion (nonce)."), "nonce")
-    if claims.get("acr") not in expected.acr_values:
-        raise IdTokenRefused(_("itsme n'a pas confirmé le niveau de sécurité demandé."), f"acr {claims.get('acr')!r}")
-    if not str(claims.get(itsme_op.NRN_CLAIM, "")).isdigit():
-        raise IdTokenRefused(_("itsme n'a pas communiqué votre numéro de registre national."), "no NRN claim")
-    return claims
-
-
-def client_assertion(sig_pem: str, client_id: str, token_endpoint: str) -> str:
-    now = int(clock.now().timestamp())
-    return jwt.encode({"iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now,
-                       "exp": now + ASSERTION_LIFETIME, "jti": str(uuid.uuid4())},
-                      sig_pem, algorithm="RS256",
-                      headers={"kid": itsme_op.public_jwk(sig_pem, "RS256", "sig")["kid"]})
 
 
 def rp_jwks(app) -> dict:
@@ -156,7 +110,8 @@ def start():
         "response_type": "code", "scope": "openid service:CSAM_LOGIN",
         "redirect_uri": _redirect_uri(), "state": state, "nonce": nonce,
         "acr_values": ACR, "login_hint": phone, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4()),
-        "claims": {"id_token": {itsme_op.NRN_CLAIM: {"essential": True}, "given_name": None, "family_name": None}},
+        "claims": {target: {itsme_op.NRN_CLAIM: {"essential": True}, "given_name": None, "family_name": None}
+                   for target in ("id_token", "userinfo")},
     }, itsme_op.private_key(app, SIG_KEY), algorithm="RS256",
         headers={"kid": itsme_op.public_jwk(itsme_op.private_key(app, SIG_KEY), "RS256", "sig")["kid"]})
     query = urlencode({"client_id": itsme_op.CLIENT_ID, "response_type": "code", "scope": "openid service:CSAM_LOGIN",
@@ -164,10 +119,13 @@ def start():
     return redirect(f"{itsme_op.endpoint_url('authorize')}?{query}")
 
 
-def _log_id_token(outcome: str, reason: str) -> None:
-    """CSAM's side of the ID token, in the protocol log (the trainer console's trace)."""
-    protocol_log.log_step("IDToken", message_id=request.args.get("state", "")[:64], issuer=itsme_op.issuer(),
-                          destination=itsme_op.CLIENT_ID, binding=itsme_op.BACK, outcome=outcome, reason=reason)
+def relying_party(app) -> RelyingParty:
+    """CSAM as itsme's client: its keys and registration, the OP's URLs."""
+    return RelyingParty(client_id=itsme_op.CLIENT_ID, redirect_uri=_redirect_uri(),
+                        sig_pem=itsme_op.private_key(app, SIG_KEY), enc_pem=itsme_op.private_key(app, ENC_KEY),
+                        issuer=itsme_op.issuer(), token_endpoint=itsme_op.endpoint_url("token"),
+                        jwks_uri=itsme_op.endpoint_url("jwks"), userinfo_endpoint=itsme_op.endpoint_url("userinfo"),
+                        acr_values=(ACR,))
 
 
 @bp.get("/itsme/callback")
@@ -180,30 +138,12 @@ def callback():
         log.info("itsme: authorization refused: %s (%s)", request.args["error"], reason)
         return _page(MESSAGES.get(reason, _("itsme a refusé la connexion. Recommencez.")), 400)
     app = current_app._get_current_object()
-    channel = itsme_op.backchannel()
-    token_endpoint = itsme_op.endpoint_url("token")
-    status, answer = channel.post_form(token_endpoint, {
-        "grant_type": "authorization_code", "code": request.args.get("code", ""),
-        "redirect_uri": _redirect_uri(), "client_id": itsme_op.CLIENT_ID,
-        "client_assertion_type": itsme_op.ASSERTION_TYPE,
-        "client_assertion": client_assertion(itsme_op.private_key(app, SIG_KEY), itsme_op.CLIENT_ID, token_endpoint),
-    })
-    if status != 200 or "id_token" not in answer:
-        log.warning("itsme: token endpoint refused: %s %s", status, json.dumps(answer))
-        return _page(_("itsme n'a pas accepté l'échange du code d'autorisation (code expiré ou déjà utilisé) : "
-                     "recommencez la connexion."), 400)
-    jwks_status, op_keys = channel.get_json(itsme_op.endpoint_url("jwks"))
-    if jwks_status != 200:
-        return _page(_("Les clés publiques d'itsme sont indisponibles : réessayez dans un instant."), 502)
+    exchange = Exchange(relying_party(app), itsme_op.backchannel(), request.args.get("state", ""))
     try:
-        claims = verify_id_token(answer["id_token"], enc_key_pem=itsme_op.private_key(app, ENC_KEY), op_jwks=op_keys,
-                                 expected=Expected(itsme_op.issuer(), itsme_op.CLIENT_ID, pending["nonce"], (ACR,)))
-    except IdTokenRefused as refused:
-        log.warning("itsme: ID token refused: %s", refused.detail)
-        _log_id_token("refused", f"{refused.message} ({refused.detail})")
-        return _page(refused.message, 400)
-    _log_id_token("accepted", f"acr {claims.get('acr')}")
-    citizen = Database.session().get(Citizen, claims[itsme_op.NRN_CLAIM])
+        info = exchange.run(request.args.get("code", ""), pending["nonce"])
+    except LoginRefused as refused:
+        return _page(refused.message, refused.status)
+    citizen = Database.session().get(Citizen, info[itsme_op.NRN_CLAIM])
     if citizen is None:
         return _page(_("Votre numéro de registre national n'est pas connu de CSAM."), 400)
     return authn.complete(citizen.nrn, METHOD)

@@ -6,7 +6,7 @@ import base64
 import json
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +18,7 @@ from fedsim import clock
 from fedsim.db import Database
 from fedsim_harness.stack import start_in_process
 from idp_csam import itsme_op
+from idp_csam.itsme_backchannel import Reply
 from idp_csam.methods import itsme
 
 JEAN_NRN, JEAN_PHONE = "78020106109", "+32471234567"
@@ -37,7 +38,7 @@ def keys() -> dict[str, str]:
 ISSUER, CLIENT = "http://localhost:5001/itsme-op", "csam-fas"
 
 
-def claims(**changes) -> dict:  # noqa: ANN003
+def claims(**changes) -> dict:
     now = int(time.time())
     base = {"iss": ISSUER, "aud": CLIENT, "sub": "abc", "iat": now, "exp": now + 300, "nonce": "n-1",
             "acr": itsme_op.ACR_ADVANCED, itsme_op.NRN_CLAIM: JEAN_NRN}
@@ -58,7 +59,7 @@ def verify(token: str, keys: dict[str, str], nonce: str = "n-1") -> dict:
                                  expected=itsme.Expected(ISSUER, CLIENT, nonce, (itsme_op.ACR_ADVANCED,)))
 
 
-def refused(token: str, keys: dict[str, str], **kwargs) -> str:  # noqa: ANN003
+def refused(token: str, keys: dict[str, str], **kwargs) -> str:
     with pytest.raises(itsme.IdTokenRefused) as info:
         verify(token, keys, **kwargs)
     return info.value.message
@@ -100,7 +101,7 @@ def test_wrong_audience_is_refused(keys: dict[str, str]):
 
 def test_expired_id_token_is_refused(keys: dict[str, str]):
     token = itsme_op.sign_then_encrypt(claims(), keys["op_sig"], enc_jwk(keys))
-    with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=6)):
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=6)):
         assert "expiré" in refused(token, keys)
     no_exp = itsme_op.sign_then_encrypt(claims(exp=None), keys["op_sig"], enc_jwk(keys))
     assert "modifiée" in refused(no_exp, keys)
@@ -136,7 +137,7 @@ def test_token_encrypted_for_another_key_is_refused(keys: dict[str, str]):
 
 
 def test_wrong_issuer_nonce_and_acr_are_refused(keys: dict[str, str]):
-    encrypt = lambda **c: itsme_op.sign_then_encrypt(claims(**c), keys["op_sig"], enc_jwk(keys))  # noqa: E731
+    encrypt = lambda **c: itsme_op.sign_then_encrypt(claims(**c), keys["op_sig"], enc_jwk(keys))
     assert "modifiée" in refused(encrypt(iss="http://evil.example/op"), keys)
     assert "nonce" in refused(encrypt(), keys, nonce="other")
     assert "niveau de sécurité" in refused(encrypt(acr=itsme_op.ACR_BASIC), keys)
@@ -153,7 +154,7 @@ def csam(tmp_path_factory: pytest.TempPathFactory):
     fed.close()
 
 
-def approved_code(app, *, acr: str = itsme_op.ACR_ADVANCED) -> str:  # noqa: ANN001
+def approved_code(app, *, acr: str = itsme_op.ACR_ADVANCED) -> str:
     code = secrets.token_urlsafe(32)
     now = clock.naive_utc_now()
     with Database.factory(app)() as db:
@@ -169,7 +170,7 @@ def approved_code(app, *, acr: str = itsme_op.ACR_ADVANCED) -> str:  # noqa: ANN
 TOKEN_URL = "http://localhost:5001/itsme-op/token"
 
 
-def token_request(app, code: str, assertion: str | None = None, **changes) -> tuple[int, dict]:  # noqa: ANN001, ANN003
+def token_request(app, code: str, assertion: str | None = None, **changes) -> tuple[int, dict]:
     sig = itsme_op.private_key(app, itsme.SIG_KEY)
     form = {"grant_type": "authorization_code", "code": code, "client_id": CLIENT,
             "redirect_uri": "http://localhost:5001/itsme/callback",
@@ -180,7 +181,7 @@ def token_request(app, code: str, assertion: str | None = None, **changes) -> tu
     return response.status_code, json.loads(response.data)
 
 
-def assertion(app, key_pem: str | None = None, **changes) -> str:  # noqa: ANN001, ANN003
+def assertion(app, key_pem: str | None = None, **changes) -> str:
     sig = key_pem or itsme_op.private_key(app, itsme.SIG_KEY)
     now = int(time.time())
     body = {"iss": CLIENT, "sub": CLIENT, "aud": TOKEN_URL, "iat": now, "exp": now + 60,
@@ -190,7 +191,7 @@ def assertion(app, key_pem: str | None = None, **changes) -> str:  # noqa: ANN00
     return jwt.encode({k: v for k, v in body.items() if v is not None}, sig, algorithm="RS256", headers={"kid": kid})
 
 
-def test_code_exchange_gives_an_encrypted_id_token_and_userinfo(csam):  # noqa: ANN001
+def test_code_exchange_gives_an_encrypted_id_token_and_userinfo(csam):
     status, answer = token_request(csam, approved_code(csam))
     assert status == 200, answer
     assert answer["id_token"].count(".") == 4
@@ -201,11 +202,15 @@ def test_code_exchange_gives_an_encrypted_id_token_and_userinfo(csam):  # noqa: 
                                                                          (itsme_op.ACR_ADVANCED,)))
     assert got[itsme_op.NRN_CLAIM] == JEAN_NRN
     info = csam.test_client().get("/itsme-op/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"})
-    assert info.status_code == 200 and info.json[itsme_op.NRN_CLAIM] == JEAN_NRN
+    assert info.status_code == 200 and info.content_type == "application/jwt"
+    reply = Reply(info.status_code, info.content_type, info.data)
+    userinfo = itsme.verify_userinfo(reply, enc_key_pem=itsme_op.private_key(csam, itsme.ENC_KEY), op_jwks=op_keys,
+                                     issuer=ISSUER, client_id=CLIENT, id_claims=got)
+    assert userinfo[itsme_op.NRN_CLAIM] == JEAN_NRN and userinfo["sub"] == got["sub"]
     assert csam.test_client().get("/itsme-op/userinfo").status_code == 401
 
 
-def test_replayed_code_is_refused_and_revokes_the_access_token(csam):  # noqa: ANN001
+def test_replayed_code_is_refused_and_revokes_the_access_token(csam):
     code = approved_code(csam)
     status, first = token_request(csam, code)
     assert status == 200
@@ -215,9 +220,9 @@ def test_replayed_code_is_refused_and_revokes_the_access_token(csam):  # noqa: A
     assert info.status_code == 401
 
 
-def test_code_older_than_three_minutes_is_refused(csam):  # noqa: ANN001
+def test_code_older_than_three_minutes_is_refused(csam):
     code = approved_code(csam)
-    with freeze_time(datetime.now(timezone.utc) + timedelta(minutes=3, seconds=1)):
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=3, seconds=1)):
         status, answer = token_request(csam, code)
     assert status == 400 and answer["error_description"] == "authorization code expired"
 
@@ -233,7 +238,7 @@ def test_code_older_than_three_minutes_is_refused(csam):  # noqa: ANN001
                              "jti": "x"}, "secret", algorithm="HS256"), "RS256 only"),
     (lambda app: "not-a-jwt", "malformed"),
 ])
-def test_bad_client_assertion_is_refused(csam, make, why):  # noqa: ANN001
+def test_bad_client_assertion_is_refused(csam, make, why):
     code = approved_code(csam)
     status, answer = token_request(csam, code, assertion=make(csam))
     assert status == 401 and answer["error"] == "invalid_client", answer
@@ -241,19 +246,19 @@ def test_bad_client_assertion_is_refused(csam, make, why):  # noqa: ANN001
     assert token_request(csam, code)[0] == 200  # the code was not consumed by the refused request
 
 
-def test_client_assertion_jti_is_single_use(csam):  # noqa: ANN001
+def test_client_assertion_jti_is_single_use(csam):
     once = assertion(csam)
     assert token_request(csam, approved_code(csam), assertion=once)[0] == 200
     status, answer = token_request(csam, approved_code(csam), assertion=once)
     assert status == 401 and "replayed" in answer["error_description"]
 
 
-def test_missing_client_authentication_is_refused(csam):  # noqa: ANN001
+def test_missing_client_authentication_is_refused(csam):
     status, answer = token_request(csam, approved_code(csam), client_assertion_type="", client_assertion="")
     assert status == 401 and answer["error"] == "invalid_client"
 
 
-def test_unsigned_or_forged_request_object_is_refused(csam):  # noqa: ANN001
+def test_unsigned_or_forged_request_object_is_refused(csam):
     client = csam.test_client()
     page = client.get("/itsme-op/authorize", query_string={"client_id": CLIENT})
     assert page.status_code == 400 and "pas signée" in page.get_data(as_text=True)
