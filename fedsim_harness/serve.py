@@ -52,10 +52,15 @@ PORT_VARIABLES = {"monespace": "FEDSIM_MONESPACE_PORT", "idp_csam": "FEDSIM_CSAM
                   "modigia_sp": "FEDSIM_MODIGIA_PORT", "mailbox": "FEDSIM_MAILBOX_PORT", "smtp": "FEDSIM_SMTP_PORT"}
 
 
+# Ports Chromium refuses to open (ERR_UNSAFE_PORT: SIP), in the range we use.
+CHROMIUM_UNSAFE_PORTS = frozenset({5060, 5061})
+
+
 def free_ports(count: int, low: int = 5000, high: int = 5999) -> list[int]:
     """``count`` distinct loopback ports in [low, high] free right now (for a
-    ``ServedFederation`` whose ports must stay in a range)."""
-    candidates = list(range(low, high + 1))
+    ``ServedFederation`` whose ports must stay in a range), none that
+    Chromium refuses."""
+    candidates = [port for port in range(low, high + 1) if port not in CHROMIUM_UNSAFE_PORTS]
     random.shuffle(candidates)
     chosen = []
     for port in candidates:
@@ -208,9 +213,11 @@ class ServedFederation:
             self._share_with_workers()
         sessions = mailbox_sessions(self.settings)
         self.smtp = sink.start(sessions, SMTP_HOST, self.settings.smtp_port)
-        apps = create_apps(self.settings, self.settings.smtp_port, self.overrides)
+        overrides = self.options.app_overrides(self.overrides)  # quick login, trainer mode (to CSAM)
+        apps = create_apps(self.settings, self.settings.smtp_port, overrides)
         self.snapshot = FederationSnapshot.take(apps, sessions)
         apps["mailbox"] = create_mailbox(sessions)
+        apps["mailbox"].jinja_env.globals["trainer_mode"] = self.options.trainer  # « mode formateur », /formateur
         admin.install(apps["mailbox"], self.reset)  # POST /admin/reset, from this machine only
         admin_sps.install(apps["mailbox"], apps)  # GET/POST /admin/sps, from this machine only
         admin_attack.install(apps["mailbox"], self.settings)  # GET/POST /admin/attack, this machine only
@@ -228,7 +235,7 @@ class ServedFederation:
         if self.options.server == "gunicorn":
             for name in APP_NAMES:
                 spec = AppSpec(name, self.settings, ports(self.settings)[name], self.settings.smtp_port,
-                               self.options, (self.overrides or {}).get(name, {}))
+                               self.options, overrides.get(name, {}))
                 self.processes[name] = wsgi_server.start(spec)
             self._wait_for_workers()
         return self

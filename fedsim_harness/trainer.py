@@ -66,6 +66,9 @@ EVENTS = {"AuthnRequest": "Demande d'authentification", "Response": "Réponse d'
           "LogoutRequest": "Demande de déconnexion", "LogoutResponse": "Réponse de déconnexion",
           "AuthorizationRequest": "Demande d'autorisation (OpenID Connect)",
           "TokenRequest": "Échange du code (OpenID Connect)", "IDToken": "Jeton d'identité (OpenID Connect)"}
+EVENTS["QuickLogin"] = "Connexion rapide (raccourci du simulateur, CSAM)"  # idp_csam.quick_login
+EVENTS.update({"UserInfo": "Données userinfo (OpenID Connect)",  # idp_csam.itsme_token, methods.itsme
+               "UserInfoRequest": "Demande userinfo (OpenID Connect)", "JWKS": "Clés publiques JWKS (OpenID Connect)"})
 OUTCOMES = {"accepted": "acceptée", "refused": "refusée", "issued": "émise", "sent": "envoyée",
             "received": "reçue"}
 DONE = {"reset": "La fédération est revenue à son état de départ ({ms} ms) ; la trace est vide.",
@@ -158,18 +161,22 @@ def _yaml(path: Path) -> dict:
 
 
 def roster() -> dict:
-    """The personas with their credentials and what each one demonstrates,
-    and the foreign people of the eIDAS nodes (from the bundled data files)."""
-    itsme = _yaml(IDP_DATA / "itsme_users.yaml").get("users", {})
-    cards = _yaml(IDP_DATA / "cards.yaml").get("cards", [])
+    """The personas with their credentials and what each one demonstrates
+    (fedsim/data/personas.yaml and FEDSIM_PERSONAS), and the foreign people
+    of the eIDAS nodes (idp_csam/data/eidas_personas.yaml and the personas
+    with an ``eidas:`` block)."""
     people = []
     for persona in personas.load():
-        others = [card for card in cards if card.get("holder") == persona.id]
-        phone = itsme.get(persona.id) if persona.card else None
-        people.append({"persona": persona, "other_cards": others, "itsme": phone,
-                       "shows": demonstrates(persona, others, phone)})
+        itsme = ({"phone": persona.itsme.phone, "code": persona.itsme.code}
+                 if persona.itsme and persona.card else None)
+        others = [{"number": c.number, "pin": c.pin, "puk": c.puk, "state": c.state} for c in persona.cards]
+        people.append({"persona": persona, "other_cards": others, "itsme": itsme,
+                       "shows": demonstrates(persona, others, itsme)})
     foreign = [{"country": country, **person}
                for country, found in _yaml(IDP_DATA / "eidas_personas.yaml").items() for person in found or ()]
+    foreign += [{"country": p.eidas.country, "id": p.id, "given_name": p.given_name, "family_name": p.surname,
+                 "birth_date": p.eidas.birth_date, "national_id": p.eidas.national_id, "loa": p.eidas.loa}
+                for p in personas.load() if p.eidas]
     return {"people": people, "foreign": foreign}
 
 
@@ -178,7 +185,8 @@ LEVELS = {"low": "faible", "substantial": "substantiel", "high": "élevé"}
 
 
 def demonstrates(persona: personas.Persona, other_cards: list[dict], itsme: dict | None) -> list[str]:
-    """What a persona shows, in a few French phrases, from its properties."""
+    """What a persona shows, in a few French phrases, from its properties
+    (its own ``demonstrates`` line is shown above them)."""
     shows = []
     if persona.monespace is None:
         shows.append("première connexion : création et activation du compte Mon Espace (e-mail)")
@@ -203,6 +211,16 @@ def demonstrates(persona: personas.Persona, other_cards: list[dict], itsme: dict
             shows.append(f"une carte {STATES.get(state, state)} : le refus de CSAM")
     if persona.language != "fr":
         shows.append(f"CSAM dans sa langue ({persona.language})")
+    if persona.is_bis:
+        shows.append(f"numéro BIS (nationalité : {persona.nationality})")
+    if persona.eidas is not None:
+        shows.append(f"clé eIDAS : nœud {persona.eidas.country}, niveau {LEVELS.get(persona.eidas.loa)}")
+    if persona.attributes:
+        shows.append("attributs propres dans l'assertion CSAM : " + ", ".join(persona.attributes))
+    if persona.monespace is not None and persona.monespace.cerbere_password:
+        shows.append("mot de passe Cerbère déjà choisi : connexion directe à Cerbère (G26)")
+    if persona.bel_agent is not None:
+        shows.append(f"agent BEL : {persona.bel_agent.username} / {persona.bel_agent.password}")
     return shows
 
 

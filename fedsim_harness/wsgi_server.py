@@ -11,7 +11,7 @@ serves from the same state: server-side sessions, pending SAML requests,
 replay caches, accounts — all of it is in the database (SQLite in WAL mode,
 or PostgreSQL). What each worker holds in memory is either read-only (keys,
 certificates, catalogues, metadata), re-read from disk (the SP registries,
-every few seconds) or per request (the itsme back-channel's WSGI client).
+every few seconds) or per request (the itsme back-channel's HTTP call or WSGI client).
 So a reset of the databases (``POST /admin/reset``, done by the parent) is
 what every worker sees at its next request.
 
@@ -41,7 +41,11 @@ WORKERS_VARIABLE = "FEDSIM_WORKERS"
 THREADS_VARIABLE = "FEDSIM_THREADS"
 ACCESS_LOG_VARIABLE = "FEDSIM_ACCESS_LOG"
 SERVER_VARIABLE = "FEDSIM_SERVER"
+QUICK_LOGIN_VARIABLE = "FEDSIM_QUICK_LOGIN"  # CSAM's « Connexion rapide » (idp_csam.quick_login)
+TRAINER_VARIABLE = "FEDSIM_TRAINER"  # trainer mode: demonstrations, no quick login
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 PR_SET_PDEATHSIG = 1
+BACKCHANNEL_MIN_THREADS = 3  # per gunicorn worker, for CSAM's itsme back-channel over HTTP (itsme_backchannel)
 
 
 @dataclass(frozen=True)
@@ -53,26 +57,77 @@ class ServerOptions:
     workers: int = DEFAULT_WORKERS
     threads: int = DEFAULT_THREADS
     access_log: bool = False
+    quick_login: bool = False  # CSAM offers « Connexion rapide » (developers only)
+    trainer: bool = False      # trainer mode (demonstrations): never with quick_login
 
     @classmethod
     def production(cls, workers: int | None = None, threads: int | None = None, access_log: bool = False,
-                   werkzeug: bool = False, environ: Mapping[str, str] | None = None) -> ServerOptions:
+                   werkzeug: bool = False, environ: Mapping[str, str] | None = None, *,
+                   quick_login: bool = False, trainer: bool = False) -> ServerOptions:
         """What ``fedsim up`` serves with: its options, else the environment
         (FEDSIM_WORKERS, FEDSIM_THREADS, FEDSIM_ACCESS_LOG=1,
-        FEDSIM_SERVER=werkzeug), else gunicorn with 2 workers × 8 threads
-        per app and no request log. ``ValueError`` for a bad variable."""
+        FEDSIM_SERVER=werkzeug, FEDSIM_QUICK_LOGIN=1, FEDSIM_TRAINER=1), else
+        gunicorn with 2 workers × 8 threads per app, no request log, no quick
+        login, no trainer mode. ``ValueError`` for a bad variable, and for
+        quick login in trainer mode."""
         env = os.environ if environ is None else environ
         server = "werkzeug" if werkzeug else env.get(SERVER_VARIABLE, "").strip().lower() or "gunicorn"
         if server not in ("gunicorn", "werkzeug"):
             raise ValueError(f"{SERVER_VARIABLE} must be gunicorn or werkzeug, not {server!r}")
         access_log = access_log or env.get(ACCESS_LOG_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+        quick_login = quick_login or _flag(env, QUICK_LOGIN_VARIABLE)
+        trainer = trainer or _flag(env, TRAINER_VARIABLE)
+        _flag(env, "IDP_CSAM_QUICK_LOGIN")  # CSAM's own setting (off in trainer mode): a typo is refused here
+        if quick_login and trainer:
+            raise ValueError("Quick login is refused in trainer mode: drop --quick-login (FEDSIM_QUICK_LOGIN) "
+                             "or --trainer (FEDSIM_TRAINER).")
         return cls(server, workers or _positive(env, WORKERS_VARIABLE, DEFAULT_WORKERS),
-                   threads or _positive(env, THREADS_VARIABLE, DEFAULT_THREADS), access_log)
+                   threads or _positive(env, THREADS_VARIABLE, DEFAULT_THREADS), access_log, quick_login, trainer)
 
     def environ(self) -> dict[str, str]:
         """These options as the variables ``production`` reads (for a child ``fedsim up``)."""
         return {SERVER_VARIABLE: self.server, WORKERS_VARIABLE: str(self.workers),
-                THREADS_VARIABLE: str(self.threads), ACCESS_LOG_VARIABLE: "1" if self.access_log else "0"}
+                THREADS_VARIABLE: str(self.threads), ACCESS_LOG_VARIABLE: "1" if self.access_log else "0",
+                QUICK_LOGIN_VARIABLE: "1" if self.quick_login else "0", TRAINER_VARIABLE: "1" if self.trainer else "0"}
+
+    def app_overrides(self, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
+        """``overrides`` (configuration by app name, as ``create_apps``
+        takes it) with what these options tell the apps: CSAM's
+        ``QUICK_LOGIN`` when on (when off, CSAM's own configuration, e.g.
+        IDP_CSAM_QUICK_LOGIN, decides) and ``TRAINER_MODE`` (which keeps
+        CSAM's quick login off whatever its configuration says)."""
+        merged = {name: dict(config) for name, config in (overrides or {}).items()}
+        csam = merged.setdefault("idp_csam", {})
+        if self.quick_login:
+            csam["QUICK_LOGIN"] = True
+        if self.trainer:
+            csam["TRAINER_MODE"] = True
+        csam.setdefault("ITSME_BACKCHANNEL", self.itsme_backchannel)  # served on ports: HTTP (see below)
+        return merged
+
+    @property
+    def itsme_backchannel(self) -> str:
+        """How CSAM reaches its itsme OP when served with these options
+        (idp_csam.itsme_backchannel): over HTTP, through its own port — unless
+        gunicorn has fewer than ``BACKCHANNEL_MIN_THREADS`` threads per worker.
+        One itsme login holds up to 3 of CSAM's request threads at once (the
+        callback waits for the token endpoint, which waits for CSAM's JWKS);
+        gunicorn's gthread worker accepts a connection even when all its
+        threads are busy and queues it behind them, so with fewer threads a
+        worker could wait for itself until the back-channel's timeout. Then the
+        calls stay in-process (through the worker's own test client)."""
+        if self.server == "gunicorn" and self.threads < BACKCHANNEL_MIN_THREADS:
+            return "in-process"
+        return "http"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {env.get(name)!r}")
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

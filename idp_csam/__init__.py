@@ -14,12 +14,12 @@ from fedsim.saml import state as saml_state
 from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared
-from idp_csam import bel, config, i18n, itsme_op, login, sso
-from idp_csam import eidas_node
+from idp_csam import bel, config, i18n, itsme_op, login, oidc, sso
+from idp_csam import eidas_node, quick_login
 from idp_csam.credentials import Credentials
 from idp_csam.methods import all_methods, app_code, email_code
 from idp_csam.cardpki import CardPki
-from idp_csam.eid import CardReader, load_cards
+from idp_csam.eid import CardReader
 from idp_csam.models import Base
 
 db = Database(Base, SamlStateBase, sessions.SessionBase)
@@ -49,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt("idp_csam.methods.eidas.assertion_consumer")  # the eIDAS node's cross-site SAML POST
     app.register_blueprint(itsme_op.bp)
     app.register_blueprint(bel.bp)  # foreign nationals at a Bureau d'Enregistrement Local (G20)
+    quick_login.init_app(app)  # /connexion-rapide, only when QUICK_LOGIN is on (never in trainer mode)
+    oidc.init_app(app)  # CSAM as an OpenID Provider too (idp_csam.oidc)
     health.init_app(app)  # GET /health, for `fedsim wait` and CI
     return app
 
@@ -56,7 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 def configure_state(app: Flask) -> None:
     """Server-side sessions, and the periodic purge of every expired record."""
     sessions.init_app(app)
-    purge.install(app, (sessions.purge, saml_state.purge, email_code.purge, app_code.purge, itsme_op.purge))
+    purge.install(app, (sessions.purge, saml_state.purge, email_code.purge, app_code.purge, itsme_op.purge,
+                        oidc.purge))
 
 
 def configure_methods(app: Flask, methods) -> None:  # noqa: ANN001 - tuple[Method, ...]
@@ -80,9 +83,10 @@ def configure_saml(app: Flask, settings: Settings) -> None:
 
 
 def configure_people(app: Flask) -> None:
-    """Citizens, their eID cards (the personas' own and the extra ones of
-    idp_csam/data/cards.yaml, with their chips under certs/eid/) and CSAM
-    credentials, seeded from the personas."""
+    """Citizens, their eID cards (the personas' own and other ones, with
+    their chips under certs/eid/, each in the state the personas file says,
+    at every start), CSAM credentials and BEL agents, seeded from the
+    personas (fedsim/data/personas.yaml and FEDSIM_PERSONAS)."""
     pki = CardPki(app.config["FEDSIM_SETTINGS"].certs_dir / "eid")
     pki.ensure_authorities()
     keyring: keys.Keyring = app.extensions["fedsim.keys"]
@@ -92,7 +96,8 @@ def configure_people(app: Flask) -> None:
     app.extensions["idp_csam.reader"] = reader
     app.extensions["idp_csam.card_verifier"] = pki.verifier()  # CSAM trusts the simulated root CA only
     app.extensions["idp_csam.credentials"] = credentials
-    people = personas.load(app.config["PERSONAS_FILE"]) if app.config["PERSONAS_FILE"] else personas.load()
+    people = personas.load(app.config["PERSONAS_FILE"])
     with Database.factory(app)() as session:
-        reader.insert_cards(session, people, load_cards())
+        reader.insert_cards(session, people)
         credentials.seed(session, people)
+        bel.seed_office(session, people)

@@ -34,4 +34,17 @@ def defaults(settings: Settings) -> dict:
         "EMAIL_CODE_MAX_ATTEMPTS": 5,
         "EMAIL_CODE_RESEND_DELAY": timedelta(seconds=30),
         "BEL_ACTIVATION_LIFETIME": timedelta(days=7),     # BEL activation link and paper code (G20)
+        # CSAM as an OpenID Provider (idp_csam.oidc): None → <instance>/idp_csam/oidc_clients.yaml
+        "OIDC_CLIENTS_FILE": None,
+        "OIDC_REQUEST_LIFETIME": timedelta(minutes=10),   # authorization request waiting for the person
+        "OIDC_CODE_LIFETIME": timedelta(seconds=60),      # authorization code, single use
+        "OIDC_ACCESS_TOKEN_LIFETIME": timedelta(minutes=10),
+        "OIDC_ID_TOKEN_LIFETIME": timedelta(minutes=10),
+        # itsme's back-channel (idp_csam.itsme_backchannel): "http" when served on ports
+        # (fedsim_harness.serve sets it), else through the app's test client.
+        "ITSME_BACKCHANNEL": "in-process",
+        "ITSME_BACKCHANNEL_TIMEOUT": 10.0,  # seconds an HTTP back-channel call may wait for its answer
+        # « Connexion rapide », the simulator's shortcut for developers (idp_csam.quick_login):
+        # off by default, never in trainer mode. IDP_CSAM_QUICK_LOGIN=1 or `fedsim up --quick-login`.
+        "QUICK_LOGIN": False,
     }

@@ -27,7 +27,7 @@ NRN = "egovNRN"  # the national register number: only to SPs that request it
 # What an answer releases of the person, read with SQLAlchemy Core (a row,
 # not an ORM object: the unit of work cost more than the query on every SSO).
 _CITIZEN = select(Citizen.nrn, Citizen.given_name, Citizen.surname, Citizen.email, Citizen.language,
-                  Citizen.fedid).where(Citizen.nrn == bindparam("nrn"))
+                  Citizen.fedid, Citizen.attributes).where(Citizen.nrn == bindparam("nrn"))
 
 
 def _levels() -> set[str]:
@@ -78,6 +78,7 @@ def single_sign_on():
     if not any(meets(level, info) for level in _levels()):
         return _no_authn_context(info)
     session["pending_authn"] = key
+    session.pop("after_authn", None)  # the newest request is the one the person answers (idp_csam.oidc)
     return redirect(url_for("sso.answer"))
 
 
@@ -105,6 +106,7 @@ def answer():
     form = idp.respond(
         info, subject=pairwise_id(keys.key("pairwise"), citizen.fedid, info.sp_entity_id),
         attributes=_released(idp, info.sp_entity_id, {
+            **(citizen.attributes or {}),  # the persona's own (persona file), besides the standard ones
             "egovNRN": [citizen.nrn], "givenName": [citizen.given_name], "surname": [citizen.surname],
             "mail": [citizen.email], "PrefLanguage": [citizen.language],
             "urn:be:fedict:iam:attr:fedid": [citizen.fedid],
@@ -144,5 +146,10 @@ def single_logout():
         mismatch = slo.mismatch(received, served["name_id"], served["session_index"])
         if mismatch:
             return redirect(slo.respond_unknown(received, mismatch))
+        # an eIDAS login: the foreign node's session ends too, before CSAM answers
+        from idp_csam.methods import eidas
+        onward = eidas.propagate_logout(received)
+        if onward:
+            return redirect(onward)
     sessions.destroy()  # on the server: a copy of the cookie opens nothing any more
     return redirect(slo.respond(received))

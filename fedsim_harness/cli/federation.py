@@ -39,10 +39,17 @@ def register(cli: click.Group) -> None:
 @click.option("--werkzeug", is_flag=True,
               help="Serve everything from one process on Werkzeug's development server instead of gunicorn "
                    "(FEDSIM_SERVER=werkzeug).")
+@click.option("--quick-login", is_flag=True,
+              help="Developers only: CSAM offers « Connexion rapide », a shortcut that logs any persona in at a "
+                   "chosen level without a key (FEDSIM_QUICK_LOGIN=1; CSAM alone: IDP_CSAM_QUICK_LOGIN=1). "
+                   "Refused in trainer mode.")
+@click.option("--trainer", is_flag=True,
+              help="Trainer mode, for demonstrations (FEDSIM_TRAINER=1): no quick login, whatever the "
+                   "configuration says.")
 @click.option("--pid-file-written", is_flag=True, hidden=True)  # by the parent of a detached federation
 @click.pass_obj
 def up(settings: Settings, detach: bool, workers: int | None, threads: int | None, access_log: bool,
-       werkzeug: bool, pid_file_written: bool) -> None:
+       werkzeug: bool, quick_login: bool, trainer: bool, pid_file_written: bool) -> None:
     """Start the whole federation.
 
     The three apps, the SMTP sink and the web mailbox; Ctrl-C (or `fedsim
@@ -53,7 +60,8 @@ def up(settings: Settings, detach: bool, workers: int | None, threads: int | Non
     from fedsim_harness.wsgi_server import ServerOptions
 
     try:
-        options = ServerOptions.production(workers, threads, access_log, werkzeug)
+        options = ServerOptions.production(workers, threads, access_log, werkzeug,
+                                           quick_login=quick_login, trainer=trainer)
     except ValueError as exc:
         raise daemon.FedsimError(str(exc)) from None
     if detach:
@@ -97,6 +105,11 @@ def _serve(settings: Settings, options: ServerOptions, pid_file_written: bool) -
         click.echo(f"  Databases                {settings.instance_dir}")
         click.echo(f"  Listening on             {settings.bind} (FEDSIM_BIND)")
         click.echo(f"  Served by                {_served_by(options)}")
+        if options.quick_login:
+            click.secho("  Quick login              ON: CSAM offers « Connexion rapide » (developers only; "
+                        "--quick-login)", bold=True)
+        if options.trainer:
+            click.echo("  Trainer mode             on: no quick login (--trainer)")
         click.echo("\nPersonas: `fedsim personas` · Stop: Ctrl-C or `fedsim down`")
         try:
             stop.wait()
@@ -182,13 +195,30 @@ def certs(settings: Settings, force: bool) -> None:
 
 
 @click.command()
-def personas() -> None:
-    """List the test personas.
+@click.option("--check", "check_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Validate FILE as a FEDSIM_PERSONAS file (on top of the shipped personas) and say OK or "
+                   "what is wrong.")
+def personas(check_file: str | None) -> None:
+    """List the test personas, or check a personas file.
 
-    From fedsim/data/personas.yaml: eID card and PIN, and whether they
-    already have a Mon Espace account."""
-    click.echo(f"{'ID':8} {'NAME':18} {'NRN':16} {'EID CARD':24} MON ESPACE")
-    for p in persona_data.load():
+    From fedsim/data/personas.yaml, plus FEDSIM_PERSONAS=/path/file.yaml when
+    set (adds personas, or replaces the one with the same id): eID card and
+    PIN, other keys, and whether they already have a Mon Espace account."""
+    try:
+        people = persona_data.check(check_file) if check_file else persona_data.load()
+    except persona_data.PersonaFileError as wrong:
+        raise click.ClickException(str(wrong)) from None
+    if check_file:
+        click.echo(f"OK: {check_file}: {len(people)} personas with the shipped ones")
+        return
+    extra = persona_data.overlay_file()
+    if extra:
+        click.echo(f"(with {extra}, from {persona_data.ENV_VARIABLE})")
+    click.echo(f"{'ID':8} {'NAME':18} {'NRN/BIS':16} {'EID CARD':24} {'KEYS':28} MON ESPACE")
+    for p in people:
         card = f"{p.card.number} PIN {p.card.pin}" if p.card else "no card"
+        keys = [name for name, has in (("itsme", p.itsme), ("csam", p.csam), ("eidas", p.eidas),
+                                       ("bel-agent", p.bel_agent)) if has]
+        keys += [f"{c.state} card" for c in p.cards if c.state != "valid"]
         account = f"active ({p.monespace.cerbere_username})" if p.monespace else "none yet (first connection)"
-        click.echo(f"{p.id:8} {p.full_name:18} {p.nrn_formatted:16} {card:24} {account}")
+        click.echo(f"{p.id:8} {p.full_name:18} {p.nrn_formatted:16} {card:24} {', '.join(keys) or '-':28} {account}")
