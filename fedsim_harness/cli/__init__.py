@@ -9,7 +9,19 @@ import warnings
 import click
 
 from fedsim.federation import Settings
-from fedsim_harness.cli import admin, attack, db, federation, guide, scenarios, sps
+from fedsim.personas import PersonaFileError, overlay_file
+from fedsim.personas import load as load_personas
+from fedsim_harness.cli import (
+    admin,
+    attack,
+    attributes,
+    db,
+    federation,
+    guide,
+    oidc,
+    scenarios,
+    sps,
+)
 from fedsim_harness.cli.exit import Exit
 
 # pysaml2 7.5.5 imports ciphers from their old cryptography location; that
@@ -38,9 +50,11 @@ def cli(ctx: click.Context) -> None:
     FEDSIM_BIND, FEDSIM_*_PORT, FEDSIM_INSTANCE_DIR, FEDSIM_CERTS_DIR.
     """
     ctx.obj = Settings.from_env()
+    if overlay_file() is not None:
+        load_personas()  # a wrong FEDSIM_PERSONAS file stops every command at once, in one line (main)
 
 
-for module in (federation, scenarios, admin, sps, attack, db, guide):
+for module in (federation, scenarios, admin, sps, attack, db, guide, attributes, oidc):
     module.register(cli)
 
 
@@ -51,6 +65,9 @@ def main() -> int:
         exc.show()
         return Exit.USAGE if isinstance(exc, click.UsageError) else Exit.FAILED
     except click.exceptions.Abort:
+        return Exit.FAILED
+    except PersonaFileError as wrong:  # FEDSIM_PERSONAS names a wrong file: say what is wrong, in one line
+        click.echo(f"Error: {wrong}", err=True)
         return Exit.FAILED
     except SystemExit as done:
         return int(done.code or 0)

@@ -198,7 +198,8 @@ def certs(settings: Settings, force: bool) -> None:
 @click.option("--check", "check_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Validate FILE as a FEDSIM_PERSONAS file (on top of the shipped personas) and say OK or "
                    "what is wrong.")
-def personas(check_file: str | None) -> None:
+@click.option("--markdown", is_flag=True, help="Print README's table of personas (Markdown).")
+def personas(check_file: str | None, markdown: bool) -> None:
     """List the test personas, or check a personas file.
 
     From fedsim/data/personas.yaml, plus FEDSIM_PERSONAS=/path/file.yaml when
@@ -210,6 +211,11 @@ def personas(check_file: str | None) -> None:
         raise click.ClickException(str(wrong)) from None
     if check_file:
         click.echo(f"OK: {check_file}: {len(people)} personas with the shipped ones")
+        return
+    if markdown:
+        from fedsim_harness.persona_table import markdown as table
+
+        click.echo(table(people))
         return
     extra = persona_data.overlay_file()
     if extra:
