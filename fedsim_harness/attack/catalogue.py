@@ -7,13 +7,17 @@ attacker's and the victim's identities), returns what to post at the ACS
 (``Forged``). ``victim``: the message smuggles the victim's identity in
 (then a login as the victim is reported VICTIM). ``expect``: "refused" for
 a hostile case, "login" for the baseline, "no_offsite" for redirect abuse
-(a login may happen; leaving the SP's site must not).
+(a login may happen; leaving the SP's site must not). ``skip``: given the
+``Target``, why the case does not apply to it (None: it does) — the
+encryption cases that need the SP's encryption key.
 
 The cases live in ``cases_wrapping`` (XSW, signatures removed or made with
 a foreign key), ``cases_signature`` (algorithms, references, transforms,
 canonicalisation), ``cases_profile`` (time, binding to the request,
-audience, subject) and ``cases_message`` (status, XML, RelayState);
-``CATALOGUE`` holds them all, baseline first.
+audience, subject), ``cases_message`` (status, XML, RelayState) and
+``cases_encryption`` (EncryptedAssertion); ``CATALOGUE`` holds them all,
+baseline first. The baseline is what the trusted IdP would send: its
+assertion encrypted for an SP whose metadata publishes an encryption key.
 """
 from __future__ import annotations
 
@@ -22,8 +26,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from fedsim.saml.encryption import Recipient
 from fedsim_harness.attack import selection
-from fedsim_harness.attack.forge import Forge, Identity, SeenRequest, encode, to_bytes
+from fedsim_harness.attack.forge import (
+    Forge,
+    Identity,
+    SeenRequest,
+    assertion_of,
+    encode,
+    to_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class Attack(Protocol):
     request: SeenRequest    # the AuthnRequest the SP just sent
     attacker: Identity      # whom the genuine signed parts name
     victim: Identity        # whom the tampered parts name
+    recipient: Recipient | None  # the SP's encryption key from its metadata (None: it publishes none)
 
     def other_login(self) -> OtherBrowser: ...
 
@@ -73,6 +86,7 @@ class Case:
     expect: str = "refused"            # "refused" | "login" | "no_offsite"
     login_next: str | None = None      # a next= parameter for the SP's login URL (redirect abuse)
     second_answer: bool = False        # the browser is first logged in as the attacker (replays)
+    skip: Callable[[object], str | None] | None = None  # Target -> why the case does not apply (None: it does)
 
 
 GROUPS = {
@@ -89,15 +103,31 @@ GROUPS = {
     "status": "Status codes and number of assertions",
     "xml": "XML attacks (DTD, entities, size, depth)",
     "redirect": "RelayState and redirect abuse",
+    "encryption": "Encrypted assertions (algorithms, keys, what the ciphertext hides)",
 }
 
 
+def encrypted_baseline(attack: Attack) -> Forged:
+    """What our IdPs send an SP that publishes an encryption key: the
+    signed Assertion encrypted for that key, then the Response signed."""
+    from fedsim_harness.attack.encrypt import encrypt
+
+    forge = attack.forge
+    root = forge.signed(forge.response(), response=False)
+    encrypt(assertion_of(root), attack.recipient)
+    forge.sign(root)
+    return doc(root)
+
+
 def _baseline(attack: Attack) -> Forged:
+    if attack.recipient is not None:
+        return encrypted_baseline(attack)
     return doc(attack.forge.baseline())
 
 
-BASELINE = Case("baseline", "baseline", "A correct Response (signed Assertion in a signed Response) answering the "
-                "SP's request: the SP must log the person in", "SAML Profiles §4.1.4", _baseline, expect="login")
+BASELINE = Case("baseline", "baseline", "A correct Response (signed Assertion in a signed Response, the assertion "
+                "encrypted when the SP publishes an encryption key) answering the SP's request: the SP must log "
+                "the person in", "SAML Profiles §4.1.4", _baseline, expect="login")
 
 
 @functools.cache
@@ -105,6 +135,7 @@ def all_cases() -> tuple[Case, ...]:
     """Every case, baseline first (built on first use: the case modules
     import this one for ``Case``, so they may be imported in any order)."""
     from fedsim_harness.attack import (
+        cases_encryption,
         cases_message,
         cases_profile,
         cases_signature,
@@ -112,7 +143,7 @@ def all_cases() -> tuple[Case, ...]:
     )
 
     return selection.checked((BASELINE, *cases_wrapping.CASES, *cases_signature.CASES, *cases_profile.CASES,
-                              *cases_message.CASES), GROUPS)
+                              *cases_message.CASES, *cases_encryption.CASES), GROUPS)
 
 
 def __getattr__(name: str):

@@ -6,7 +6,9 @@ protected URL whether that browser is logged in, and as whom.
 
 Transports are the scenario browser's (``WsgiTransport`` in-process,
 ``HttpTransport`` against running servers): ``run`` takes a factory that
-makes a fresh one (fresh cookies) per browser.
+makes a fresh one (fresh cookies) per browser. A case that does not apply
+to the target (``Case.skip``: an encryption case for an SP that publishes
+no encryption key) is reported ``skipped`` with the reason, not run.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from fedsim import clock
+from fedsim.saml.encryption import Recipient
 from fedsim_harness.attack.catalogue import Case, Forged
 from fedsim_harness.attack.forge import Forge, Identity, SeenRequest, Signer
 from fedsim_harness.attack.targets import Target
@@ -30,6 +33,7 @@ OFFSITE = "OFFSITE_REDIRECT"
 NOT_ROTATED = "SESSION_NOT_ROTATED"
 SERVER_ERROR = "SERVER_ERROR"
 HARNESS = "HARNESS_FAILURE"      # the run itself could not be done (or the baseline did not log in)
+SKIPPED = "skipped"              # the case does not apply to this SP (e.g. it publishes no encryption key)
 FAILURES = frozenset({ACCEPTED, VICTIM, OFFSITE, NOT_ROTATED, SERVER_ERROR, HARNESS})
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -170,6 +174,7 @@ class _Attack:
     request: SeenRequest
     attacker: Identity
     victim: Identity
+    recipient: Recipient | None  # the SP's encryption key (Target.recipient)
     client: Client
     new_client: Callable[[], Client]
     acs_url: str
@@ -215,6 +220,9 @@ def run_case(setup: Setup, case: Case) -> Result:
     started = time.perf_counter()
     target = setup.target
     client = Client(setup.transport(), target)
+    why_not = case.skip(target) if case.skip is not None else None
+    if why_not:
+        return _result(case, SKIPPED, why_not, None, started, client, None)
     login_url = target.login_url
     if case.login_next is not None:
         from urllib.parse import urlencode
@@ -228,7 +236,8 @@ def run_case(setup: Setup, case: Case) -> Result:
             raise HarnessError("no ACS URL: neither in the AuthnRequest nor in the SP's metadata")
         forge = Forge(setup.signer, target.sp_entity_id, acs_url, request.request_id, setup.attacker,
                       setup.victim, clock.now(), authority=setup.authority)
-        attack = _Attack(forge, request, setup.attacker, setup.victim, client,
+        recipient = target.recipient()  # the SP's encryption key from its metadata, or None
+        attack = _Attack(forge, request, setup.attacker, setup.victim, recipient, client,
                          lambda: Client(setup.transport(), target), acs_url)
         forged = case.build(attack)
         before = client.cookies()

@@ -9,7 +9,7 @@ import shutil
 from collections import Counter
 from xml.etree import ElementTree as ET
 
-from fedsim_harness.attack.driver import FAILURES, HARNESS, LOGGED_IN, Result
+from fedsim_harness.attack.driver import FAILURES, HARNESS, LOGGED_IN, SKIPPED, Result
 
 _SIGNATURE = re.compile(r"<(\w+:)?SignatureValue>.*?</\1SignatureValue>|<(\w+:)?X509Certificate>.*?"
                         r"</\2X509Certificate>", re.DOTALL)
@@ -45,15 +45,19 @@ def table(results: list[Result], width: int | None = None) -> str:
 
 def junit(results: list[Result], target: str) -> str:
     """JUnit XML: one testcase per case; a failure for ACCEPTED, VICTIM,
-    OFFSITE_REDIRECT, SESSION_NOT_ROTATED, SERVER_ERROR and harness failures."""
+    OFFSITE_REDIRECT, SESSION_NOT_ROTATED, SERVER_ERROR and harness failures;
+    a skipped case (it does not apply to the SP) is marked skipped, with why."""
     suite = ET.Element("testsuite", name=f"fedsim attack sp {target}", tests=str(len(results)),
                        failures=str(sum(1 for r in results if r.failed and r.verdict != HARNESS)),
                        errors=str(sum(1 for r in results if r.verdict == HARNESS)),
+                       skipped=str(sum(1 for r in results if r.verdict == SKIPPED)),
                        time=f"{sum(r.seconds for r in results):.3f}")
     for r in results:
         case = ET.SubElement(suite, "testcase", classname=f"attack.{r.case.group}", name=r.case.id,
                              time=f"{r.seconds:.3f}")
-        if r.verdict == HARNESS:
+        if r.verdict == SKIPPED:
+            ET.SubElement(case, "skipped", message=r.detail[:500])
+        elif r.verdict == HARNESS:
             ET.SubElement(case, "error", message=r.detail[:500], type=r.verdict).text = r.detail
         elif r.failed:
             failure = ET.SubElement(case, "failure", message=f"{r.verdict}: {r.detail}"[:500], type=r.verdict)

@@ -9,17 +9,25 @@ protected URLs given.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from lxml import etree
 
 from fedsim import personas
 from fedsim.federation import Settings, entities
+from fedsim.saml import config as saml_config
+from fedsim.saml import encryption
+from fedsim.saml.encryption import Recipient
 from fedsim_harness.attack.forge import Identity, Signer
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 IDPS = {"cerbere": "cerbere-idp", "csam": "csam-idp"}
 ATTACKER, VICTIM = "jean", "claire"
@@ -38,10 +46,53 @@ class Target:
     pattern: str | None = None
     acs_url: str | None = None   # from metadata; the AuthnRequest's wins
     name: str = ""
+    # the SP's encryption key, from its metadata (KeyDescriptor use="encryption"):
+    # the certificate (base64 DER) and the EncryptionMethods it lists
+    encryption_cert: str | None = None
+    encryption_methods: tuple[str, ...] = ()
+    demands_encryption: bool = False  # refuses a plain Assertion (our SPs: exactly when they publish a key)
 
     @property
     def label(self) -> str:
         return self.name or self.sp_entity_id
+
+    def recipient(self) -> Recipient | None:
+        """The key and algorithms our IdPs would encrypt with for this SP
+        (``fedsim.saml.encryption``'s choice); None when it publishes none."""
+        if not self.encryption_cert:
+            return None
+        try:
+            public = x509.load_der_x509_certificate(base64.b64decode(self.encryption_cert)).public_key()
+        except (ValueError, binascii.Error) as exc:
+            raise TargetError(f"unreadable encryption certificate in the SP's metadata: {exc}") from None
+        if not isinstance(public, RSAPublicKey):
+            raise TargetError("the SP's encryption key is not an RSA key")
+        methods = self.encryption_methods
+        transport = encryption.RSA_OAEP if encryption.RSA_OAEP in methods else encryption.RSA_OAEP_MGF1P
+        data = encryption.AES128_GCM if encryption.AES128_GCM in methods and encryption.AES256_GCM not in methods \
+            else encryption.AES256_GCM
+        return Recipient(public, transport, data)
+
+
+def encryption_key(descriptor: etree._Element) -> tuple[str | None, tuple[str, ...]]:
+    """(certificate as base64 DER, EncryptionMethod algorithms) of the first
+    KeyDescriptor with ``use="encryption"`` of an SP's EntityDescriptor
+    (an unqualified one is not enough: our IdPs encrypt only for an
+    explicit one); (None, ()) when there is none."""
+    for key in descriptor.iterfind(f"{{{MD}}}SPSSODescriptor/{{{MD}}}KeyDescriptor"):
+        if key.get("use") != "encryption":
+            continue
+        certificate = key.findtext(f".//{{{DS}}}X509Certificate") or ""
+        methods = tuple(m.get("Algorithm", "") for m in key.iterfind(f"{{{MD}}}EncryptionMethod"))
+        return "".join(certificate.split()) or None, methods
+    return None, ()
+
+
+def _parse(xml: bytes) -> etree._Element:
+    try:
+        return etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    except etree.XMLSyntaxError as exc:
+        raise TargetError(f"unreadable metadata: {exc}") from None
 
 
 def builtin(settings: Settings, name: str) -> Target | None:
@@ -55,24 +106,42 @@ def builtin(settings: Settings, name: str) -> Target | None:
                             portal.base_url + "/tableau-de-bord", None, portal.url("acs"), "Mon Espace (SP)"),
     }
     aliases = {modigia.entity_id: "modigia", portal.entity_id: "monespace"}
-    return known.get(aliases.get(name, name))
+    target = known.get(aliases.get(name, name))
+    if target is None:
+        return None
+    entity = modigia if target.sp_entity_id == modigia.entity_id else portal
+    return _with_published_key(target, saml_config.metadata_file(settings.certs_dir, entity))
+
+
+def _with_published_key(target: Target, metadata: Path) -> Target:
+    """Our SP with the encryption key its metadata file publishes (written
+    by ``fedsim.trust``): our SPs publish one exactly when they demand
+    encrypted assertions (``fedsim.saml.config.ENCRYPTION_SETTINGS``)."""
+    if not metadata.is_file():
+        return target
+    root = _parse(metadata.read_bytes())
+    descriptor = root if etree.QName(root).localname == "EntityDescriptor" else \
+        root.find(f".//{{{MD}}}EntityDescriptor")
+    certificate, methods = encryption_key(descriptor) if descriptor is not None else (None, ())
+    return replace(target, encryption_cert=certificate, encryption_methods=methods,
+                   demands_encryption=certificate is not None)
 
 
 def from_metadata(xml: bytes, *, idp: str, login_url: str, protected_url: str,
                   pattern: str | None = None) -> Target:
-    """A target described by its SP metadata (entity ID, HTTP-POST ACS)."""
-    try:
-        root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
-    except etree.XMLSyntaxError as exc:
-        raise TargetError(f"unreadable metadata: {exc}") from None
+    """A target described by its SP metadata (entity ID, HTTP-POST ACS,
+    encryption key if it publishes one: a third-party SP that publishes a
+    key is not assumed to refuse plain assertions)."""
+    root = _parse(xml)
     descriptor = root if etree.QName(root).localname == "EntityDescriptor" else \
         root.find(f".//{{{MD}}}EntityDescriptor")
     if descriptor is None or descriptor.find(f"{{{MD}}}SPSSODescriptor") is None:
         raise TargetError("the metadata describes no SP (SPSSODescriptor)")
     acs = [e.get("Location") for e in descriptor.iter(f"{{{MD}}}AssertionConsumerService")
            if e.get("Binding") == POST]
+    certificate, methods = encryption_key(descriptor)
     return Target(descriptor.get("entityID", ""), idp, login_url, protected_url, pattern,
-                  acs[0] if acs else None)
+                  acs[0] if acs else None, encryption_cert=certificate, encryption_methods=methods)
 
 
 def read_metadata(source: str) -> bytes:

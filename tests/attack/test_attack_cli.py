@@ -16,6 +16,15 @@ def test_attack_sp_lists_the_cases() -> None:
     assert "billion-laughs" in result.output
 
 
+def test_attack_sp_lists_the_encryption_group() -> None:
+    result = CliRunner().invoke(cli, ["attack", "sp", "modigia", "--list", "--group", "encryption"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("baseline")
+    assert all(" encryption " in line for line in lines[1:]), result.output
+    assert any(line.startswith("encrypted-aes128-cbc") for line in lines)
+
+
 def test_attack_sp_modigia_in_process_writes_junit(tmp_path: Path) -> None:
     junit = tmp_path / "attack.xml"
     result = CliRunner().invoke(cli, ["attack", "sp", "modigia", "--case", "xsw3", "--case", "audience-other",

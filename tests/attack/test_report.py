@@ -61,3 +61,15 @@ def test_signature_values_are_shortened_for_reading() -> None:
     xml = "<ds:SignatureValue>AAAA</ds:SignatureValue><ds:X509Certificate>BBBB</ds:X509Certificate>"
     assert report.readable(xml) == ("<ds:SignatureValue>…</ds:SignatureValue>"
                                     "<ds:X509Certificate>…</ds:X509Certificate>")
+
+
+def test_a_skipped_case_is_skipped_in_junit_and_not_a_failure() -> None:
+    case = next(c for c in CATALOGUE if c.id == "encrypted-aes128-cbc")
+    results = [driver.Result(BASELINE, driver.LOGGED_IN, "ok"),
+               driver.Result(case, driver.SKIPPED, "the SP publishes no encryption key")]
+    assert report.passed(results)
+    suite = ET.fromstring(report.junit(results, "sp"))
+    assert (suite.get("skipped"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
+    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert [c.get("name") for c in skipped] == ["encrypted-aes128-cbc"]
+    assert "encryption key" in skipped[0].find("skipped").get("message")

@@ -2,12 +2,17 @@
 catalogue: it verifies no signature, checks no time, audience, destination
 or request, reads the first NameID and attributes it finds (text up to the
 first comment or entity), and sends the browser wherever RelayState says.
-``rotate=False`` also keeps the session id across the login."""
+``rotate=False`` also keeps the session id across the login.
+``encryption_key`` (a PEM private key file): it decrypts an
+EncryptedAssertion with it (``fedsim.saml.encryption``'s decrypter, so
+only AES-GCM and RSA-OAEP) and reads the result as above — and, though it
+says it wants encrypted assertions, it takes a plain one just as well."""
 from __future__ import annotations
 
 import base64
 import secrets
 import zlib
+from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, make_response, redirect, request
@@ -19,8 +24,12 @@ ENTITY_ID = f"http://{HOST}/metadata"
 ACS = f"http://{HOST}/acs"
 
 
-def create_app(idp_sso_url: str, *, rotate: bool = True) -> Flask:
+def create_app(idp_sso_url: str, *, rotate: bool = True, encryption_key: Path | None = None) -> Flask:
+    from fedsim.saml.encryption import ENCRYPTED_ASSERTION, Decrypter
+    from fedsim.saml.errors import SamlRefused
+
     app = Flask(__name__)
+    decrypter = Decrypter.from_file(encryption_key) if encryption_key else None
     sessions: dict[str, dict] = {}
 
     def session_id() -> str | None:
@@ -49,6 +58,13 @@ def create_app(idp_sso_url: str, *, rotate: bool = True) -> Flask:
             root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
         except Exception:  # noqa: BLE001 - weak, but not broken: garbage is a 400
             return "unreadable", 400
+        for encrypted in list(root.iter(ENCRYPTED_ASSERTION)) if decrypter else ():
+            try:
+                hidden = etree.fromstring(decrypter.decrypt(encrypted),
+                                          etree.XMLParser(resolve_entities=False, no_network=True))
+            except (SamlRefused, etree.XMLSyntaxError):
+                return "undecryptable", 400
+            encrypted.getparent().replace(encrypted, hidden)
         name_id = next(root.iter(f"{{{SAML}}}NameID"), None)
         if name_id is None:
             return "no NameID", 400
