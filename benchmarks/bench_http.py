@@ -222,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
                 logins(federation, people, 100 - done, 8)
                 done = 100
             at_100 = tree_rss_mib(federation.process.pid)
-            if args.logins > done:
-                logins(federation, people, args.logins - done, 8)
+            print(f"  resident size after {done:6} logins: {at_100:7.1f} MiB", flush=True)
+            while done < args.logins:  # the curve, every 1,000 logins: a leak shows as a slope
+                step = min(1000 - done % 1000, args.logins - done)
+                logins(federation, people, step, 8)
+                done += step
+                if done % 1000 == 0 or done == args.logins:
+                    print(f"  resident size after {done:6} logins: {tree_rss_mib(federation.process.pid):7.1f} MiB",
+                          flush=True)
             at_n = tree_rss_mib(federation.process.pid)
             growth = (at_n / at_100 - 1) * 100
             verdict = "within" if abs(growth) <= 20 else "OVER"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from fedsim import keys, sessions
 from fedsim.db import Database
@@ -79,7 +80,9 @@ def single_sign_on():
         return _no_authn_context(info)
     session["pending_authn"] = key
     session.pop("after_authn", None)  # the newest request is the one the person answers (idp_csam.oidc)
-    return redirect(url_for("sso.answer"))
+    # Answered in this same request when a live session allows it (no second
+    # round trip); /saml/answer is where a key's login comes back to.
+    return _answer(Database.session(), idp, key, info)
 
 
 @bp.get("/saml/answer")
@@ -87,7 +90,10 @@ def answer():
     db = Database.session()
     idp = _idp()
     key = session.get("pending_authn")
-    info = idp.recall(db, key)
+    return _answer(db, idp, key, idp.recall(db, key))
+
+
+def _answer(db: Session, idp: IdentityProvider, key: str, info: AuthnRequestInfo):  # noqa: ANN202 - a page
     lifetime = _lifetime()
     auth = sso_session.current(session, lifetime)
     fresh = auth is not None and info.authenticated_since_received(sso_session.authenticated_at(auth))

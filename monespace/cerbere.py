@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from saml2 import BINDING_HTTP_REDIRECT
+from sqlalchemy.orm import Session
 
 from fedsim import clock, keys
 from fedsim.db import Database
@@ -58,14 +59,20 @@ def single_sign_on():
     if refused is not None:
         return post_form(refused)
     session["cerbere_pending"] = key
-    return redirect(url_for("cerbere.answer"))
+    # Answered in this same request when it can be (a live session: no page,
+    # no second round trip); /answer is where the person comes back after a
+    # page (CSAM, account creation, the context choice).
+    return _answer(Database.session(), key, info)
 
 
 @bp.get("/answer")
 def answer():
     db = Database.session()
     key = session.get("cerbere_pending")
-    info = _idp().recall(db, key)
+    return _answer(db, key, _idp().recall(db, key))
+
+
+def _answer(db: Session, key: str, info: AuthnRequestInfo):  # noqa: ANN202 - a page or a redirect
     if info.requested_contexts:
         if not upstream_levels_for(info.requested_contexts, info.comparison):
             return _no_authn_context(key, info, "Aucun niveau d'authentification connu de Cerbère ne répond à "
@@ -74,7 +81,7 @@ def answer():
             return _no_authn_context(key, info, "CSAM ne peut pas authentifier la personne au niveau demandé.")
     if session.get(CSAM_NO_PASSIVE) == key:
         return _no_passive(key, info, "CSAM ne peut pas authentifier la personne sans interaction.")
-    account = who_is.current_account(db)
+    account = who_is.current_account_row(db)  # read only: a row
     who = who_is.upstream()
     if info.force_authn and session.get(CSAM_FRESH) != key:
         if info.is_passive:  # a new authentication is a page: IsPassive wins
