@@ -66,6 +66,45 @@ def translated(text: str, **variables) -> str:
     return text % variables if variables else text
 
 
+# The title and description of Werkzeug's own HTTP errors (a page that does
+# not exist, a method a route does not take, …), in French: Werkzeug's are
+# English. Every app shows these; CSAM translates them (``translated``; the
+# texts are marked for its catalogues in idp_csam/shared_texts.py). A
+# description given when the error was raised (``abort(404, "…")``, a
+# UserError) is shown as given.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Demande incorrecte", "Le navigateur a envoyé une demande que ce serveur ne comprend pas."),
+    401: ("Authentification requise", "Cette adresse demande une authentification que la demande n'apportait pas."),
+    403: ("Accès interdit", "Vous n'avez pas le droit d'accéder à cette page."),
+    404: ("Page introuvable", "Aucune page ne se trouve à cette adresse : vérifiez-la, ou repartez de l'accueil."),
+    405: ("Méthode non autorisée", "Cette adresse n'accepte pas ce type de demande (méthode HTTP)."),
+    409: ("Conflit", "La demande entre en conflit avec l'état actuel : rechargez la page et recommencez."),
+    410: ("Page disparue", "Cette page n'existe plus."),
+    413: ("Demande trop volumineuse", "Le contenu envoyé est trop volumineux : il n'a pas été lu."),
+    429: ("Trop de demandes", "Trop de demandes en peu de temps : patientez un instant, puis réessayez."),
+    500: ("Erreur interne", "Une erreur inattendue s'est produite ; elle a été journalisée. Recommencez l'opération."),
+    502: ("Passerelle en erreur", "Un service dont cette page dépend a mal répondu. Réessayez dans un instant."),
+    503: ("Service indisponible", "Le service est momentanément indisponible. Réessayez dans un instant."),
+}
+
+
+def http_error_texts(exc: HTTPException) -> tuple[str, str]:
+    """The page's title and message for ``exc``, in the page's language:
+    a UserError's own (translated by their author), else the French texts
+    of HTTP_ERRORS for Werkzeug's errors, keeping a description given at
+    the raise."""
+    french = HTTP_ERRORS.get(exc.code or 0)
+    title = getattr(exc, "title", None)
+    if title is None:
+        title = translated(french[0]) if french else exc.name
+    else:
+        title = translated(title)  # UserError's default title; an author's translation stays as it is
+    description = exc.description
+    if not description or (french and description == type(exc).description):
+        description = translated(french[1]) if french else exc.name
+    return title, description
+
+
 def error_page(title: str, message: str, status: int, detail: str = "") -> tuple[str | Response, int]:
     """``title`` and ``message`` as given (translated by their author), the
     page's own labels with ``translated``."""
@@ -113,8 +152,8 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # noqa: ANN202
-        title = getattr(exc, "title", None) or exc.name  # UserError's default title, translated
-        return error_page(translated(title), exc.description or exc.name, exc.code or 400)
+        title, message = http_error_texts(exc)
+        return error_page(title, message, exc.code or 400)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202

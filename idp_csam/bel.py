@@ -198,12 +198,12 @@ def _send_activation(citizen: Citizen, registration: BelRegistration, token: str
 class RegisterForm(FlaskForm):
     given_name = StringField(_l("Prénom"), validators=[InputRequired(_l("Tapez le prénom.")), MaxLength(fields.NAME_MAX)])
     surname = StringField(_l("Nom"), validators=[InputRequired(_l("Tapez le nom.")), MaxLength(fields.NAME_MAX)])
-    birth_date = FrenchDateField("Date de naissance",
+    birth_date = FrenchDateField(_l("Date de naissance"),
                                  validators=[InputRequired(_l("Tapez la date de naissance (AAAA-MM-JJ).")),
                                              MaxLength(fields.DATE_MAX)])
     nationality = StringField(_l("Nationalité"), validators=[InputRequired(_l("Tapez la nationalité.")),
                                                          MaxLength(fields.NATIONALITY_MAX)])
-    email = StringField("Adresse e-mail", validators=[InputRequired(_l("Tapez l'adresse e-mail.")),
+    email = StringField(_l("Adresse e-mail"), validators=[InputRequired(_l("Tapez l'adresse e-mail.")),
                                                       MaxLength(fields.EMAIL_MAX),
                                                       Email(_l("Cette adresse e-mail n'est pas valable."))])
 
@@ -217,10 +217,10 @@ def seed_office(db: Session, people) -> None:  # noqa: ANN001 - tuple[fedsim.per
 
 
 class AgentLoginForm(FlaskForm):
-    username = StringField("Nom d'utilisateur de l'agent", validators=[
-        InputRequired("Tapez votre nom d'utilisateur d'agent."), MaxLength(fields.USERNAME_MAX)])
-    password = PasswordField("Mot de passe", validators=[
-        InputRequired("Tapez votre mot de passe."), MaxLength(fields.PASSWORD_MAX)])
+    username = StringField(_l("Nom d'utilisateur de l'agent"), validators=[
+        InputRequired(_l("Tapez votre nom d'utilisateur d'agent.")), MaxLength(fields.USERNAME_MAX)])
+    password = PasswordField(_l("Mot de passe"), validators=[
+        InputRequired(_l("Tapez votre mot de passe.")), MaxLength(fields.PASSWORD_MAX)])
 
 
 class LogoutForm(FlaskForm):
@@ -258,8 +258,8 @@ def agent_login():
 def agent_logout():
     form = LogoutForm()
     if not form.validate_on_submit():
-        raise UserError("Le formulaire de déconnexion a expiré : rechargez la page et réessayez.", code=400,
-                        title="Déconnexion refusée")
+        raise UserError(_("Le formulaire de déconnexion a expiré : rechargez la page et réessayez."), code=400,
+                        title=_("Déconnexion refusée"))
     session.pop(bel_agent.SESSION_KEY, None)
     sessions.regenerate()
     return redirect(url_for("bel.agent_login", motif="deconnecte"), code=303)
@@ -388,11 +388,11 @@ class KeyForm(FlaskForm):
                      default=EMAIL_CODE.code,  # the only key offered to a foreign national (G20)
                      validators=[InputRequired(_l("Choisissez votre clé numérique.")), MaxLength(fields.CODE_MAX)])
     username = StringField(_l("Nom d'utilisateur"), validators=[
-        InputRequired("Choisissez un nom d'utilisateur."), MaxLength(fields.USERNAME_MAX),
+        InputRequired(_l("Choisissez un nom d'utilisateur.")), MaxLength(fields.USERNAME_MAX),
         Regexp(r"^[A-Za-z0-9._-]{4,80}$", message=_l("Le nom d'utilisateur compte de 4 à 80 caractères : lettres "
                                                   "sans accent, chiffres, point, tiret ou souligné."))])
     password = PasswordField(_l("Mot de passe"), validators=[
-        InputRequired("Choisissez un mot de passe."), MaxLength(fields.PASSWORD_MAX),
+        InputRequired(_l("Choisissez un mot de passe.")), MaxLength(fields.PASSWORD_MAX),
         Length(min=10, message=_l("Le mot de passe compte au moins 10 caractères."))])
     confirm = PasswordField(_l("Confirmez le mot de passe"), validators=[
         InputRequired(_l("Tapez le mot de passe une seconde fois.")), MaxLength(fields.PASSWORD_MAX),

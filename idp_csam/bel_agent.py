@@ -7,7 +7,8 @@ seeded into ``bel_agent`` with the password hashed by :mod:`fedsim.passwords`
 (:mod:`fedsim.attempts`); the claim that uses the last one locks the agent
 for ``LOCKOUT``. One refusal message for every case (unknown agent, wrong
 password, locked), one hash check each: neither tells whether an agent
-exists. The page is for office staff: its texts are French only.
+exists. The page's texts are translated like the rest of CSAM
+(idp_csam.i18n): an agent may work in Dutch or German.
 """
 from __future__ import annotations
 
@@ -19,17 +20,24 @@ from sqlalchemy.orm import Session
 from fedsim import attempts, clock
 from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash, needs_rehash
 from fedsim.personas import Persona
+from idp_csam.i18n import N_, gettext
 from idp_csam.models import BelAgent, Citizen
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_KEY = "bel_agent"  # the logged-in agent's username, in the server-side session
-REFUSAL = (f"Nom d'utilisateur ou mot de passe d'agent incorrect. Après {MAX_FAILURES} essais erronés, "
-           f"l'accès de l'agent est bloqué pendant {int(LOCKOUT.total_seconds() // 60)} minutes.")
+REFUSAL = N_("Nom d'utilisateur ou mot de passe d'agent incorrect. Après %(max)d essais erronés, "
+             "l'accès de l'agent est bloqué pendant %(minutes)d minutes.")
+
+
+def refusal() -> str:
+    """The one refusal message, in the page's language."""
+    return gettext(REFUSAL, max=MAX_FAILURES, minutes=int(LOCKOUT.total_seconds() // 60))
 
 
 class AgentRefused(Exception):
-    def __init__(self, message: str = REFUSAL) -> None:
+    def __init__(self, message: str | None = None) -> None:
+        message = refusal() if message is None else message
         super().__init__(message)
         self.message = message
 

@@ -249,7 +249,7 @@ def single_logout():
     slo = _slo()
     received = slo.receive(request.query_string.decode("latin-1"), Database.session())  # or SamlRefused
     if received.kind != "request":
-        raise SamlRefused("Réponse de déconnexion inattendue : le nœud eIDAS n'a demandé aucune déconnexion.")
+        raise SamlRefused(_("Réponse de déconnexion inattendue : le nœud eIDAS n'a demandé aucune déconnexion."))
     known = session.get(SESSION_KEY)
     if known:  # none: nothing to end, Success
         if known.get("sp") != received.issuer:

@@ -11,6 +11,12 @@ Also here: the cookie-consent banner (``csam_cookie_consent``: accepted or
 refused, one year; POST /cookies with a CSRF token, no JavaScript) and the
 help page « Besoin d'aide? » (/aide).
 
+Every text a person reads is wrapped: ``_()``/``_l()`` in Python (``N_()``
+for a constant translated where shown), ``{{ _('…') }}`` or ``{% trans %}``
+in templates; tests/unit/idp_csam/test_translations.py fails on French prose
+left outside gettext in idp_csam (log lines and SAML status messages for the
+SP excepted) and on a message without its nl/de/en translation.
+
 Translations live in idp_csam/translations/<lang>/LC_MESSAGES/messages.po;
 the compiled messages.mo files are committed, and
 tests/flows/test_csam_i18n.py compiles each .po in memory and compares it

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from flask import Flask, current_app
 
+from idp_csam.i18n import gettext as _
+
 MODES = ("http", "in-process")
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 10.0  # seconds
 USER_AGENT = "fedsim-itsme-backchannel/1"
@@ -87,11 +89,12 @@ class Http:
                 for chunk in response.iter_content(16 * 1024):
                     body += chunk
                     if len(body) > MAX_BODY:
-                        raise Unreachable(f"{where} : réponse trop longue")
+                        raise Unreachable(_("%(url)s : réponse trop longue", url=where))
         except requests.Timeout:
-            raise Unreachable(f"{where} : pas de réponse en {self.timeouts[1]:g} s") from None
+            raise Unreachable(_("%(url)s : pas de réponse en %(seconds)s s", url=where,
+                                 seconds=f"{self.timeouts[1]:g}")) from None
         except requests.ConnectionError:
-            raise Unreachable(f"{where} : connexion refusée ou impossible") from None
+            raise Unreachable(_("%(url)s : connexion refusée ou impossible", url=where)) from None
         except (requests.RequestException, OSError) as exc:
             raise Unreachable(f"{where} : {type(exc).__name__}") from None
         return Reply(response.status_code, _media_type(response.headers.get("Content-Type")), body)

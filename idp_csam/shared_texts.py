@@ -22,3 +22,33 @@ ERROR_PAGE = (
     N_("Erreur interne"),
     N_("Une erreur inattendue s'est produite ; elle a été journalisée. Recommencez l'opération."),
 )
+
+# fedsim.web.HTTP_ERRORS: the titles and texts of Werkzeug's own HTTP errors
+# (tests/unit/idp_csam/test_translations.py checks they are all here).
+HTTP_ERRORS = (
+    N_("Demande incorrecte"),
+    N_("Le navigateur a envoyé une demande que ce serveur ne comprend pas."),
+    N_("Authentification requise"),
+    N_("Cette adresse demande une authentification que la demande n'apportait pas."),
+    N_("Accès interdit"),
+    N_("Vous n'avez pas le droit d'accéder à cette page."),
+    N_("Page introuvable"),
+    N_("Aucune page ne se trouve à cette adresse : vérifiez-la, ou repartez de l'accueil."),
+    N_("Méthode non autorisée"),
+    N_("Cette adresse n'accepte pas ce type de demande (méthode HTTP)."),
+    N_("Conflit"),
+    N_("La demande entre en conflit avec l'état actuel : rechargez la page et recommencez."),
+    N_("Page disparue"),
+    N_("Cette page n'existe plus."),
+    N_("Le contenu envoyé est trop volumineux : il n'a pas été lu."),
+    N_("Trop de demandes"),
+    N_("Trop de demandes en peu de temps : patientez un instant, puis réessayez."),
+    N_("Passerelle en erreur"),
+    N_("Un service dont cette page dépend a mal répondu. Réessayez dans un instant."),
+    N_("Service indisponible"),
+    N_("Le service est momentanément indisponible. Réessayez dans un instant."),
+    # the titles fedsim.web's own refusals give (before any view: host, address, form)
+    N_("Hôte refusé"),
+    N_("Adresse invalide"),
+    N_("Formulaire invalide"),
+)

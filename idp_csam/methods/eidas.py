@@ -342,8 +342,8 @@ def single_logout():
         return _logout_requested_by_node(slo, received)
     plan = session.get(LOGOUT_KEY) or {}
     if not plan or received.in_response_to != plan.get("request_id") or received.issuer != plan.get("peer"):
-        raise SamlRefused("Réponse de déconnexion non sollicitée : le connecteur eIDAS n'a envoyé, depuis ce "
-                          "navigateur, aucune demande de déconnexion à laquelle elle répondrait.")
+        raise SamlRefused(_("Réponse de déconnexion non sollicitée : le connecteur eIDAS n'a envoyé, depuis ce "
+                            "navigateur, aucune demande de déconnexion à laquelle elle répondrait."))
     upstream = ReceivedLogout.from_dict(plan["upstream"])
     sessions.destroy()  # CSAM's session and, with it, the node's
     csam: LogoutService = current_app.extensions["idp_csam.slo"]

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, redirect
 from werkzeug.wrappers import Response
 
 from fedsim import clock, protocol_log
+from idp_csam.i18n import N_
 from idp_csam.oidc.clients import Client, Registry
 
 log = logging.getLogger("idp_csam.oidc")
@@ -21,7 +22,7 @@ REGISTRY = "idp_csam.oidc.clients"
 FRONT, BACK = "OIDC front-channel", "OIDC back-channel"
 SCOPE_CLAIMS = {"profile": ("given_name", "family_name", "name", "locale"), "email": ("email",),
                 "egovnrn": ("egovNRN",)}
-ERROR_TITLE = "Erreur OpenID Connect"
+ERROR_TITLE = N_("Erreur OpenID Connect")  # the error pages' title: gettext(ERROR_TITLE) where shown
 
 
 def issuer() -> str:

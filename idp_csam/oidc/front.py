@@ -28,6 +28,7 @@ from fedsim.saml.idp import pairwise_id
 from fedsim.web import UserError
 from idp_csam import sso_session
 from idp_csam.authn import reaches
+from idp_csam.i18n import gettext as _
 from idp_csam.models import Citizen
 from idp_csam.oidc import tokens
 from idp_csam.oidc.clients import Client
@@ -123,13 +124,13 @@ def authorize():
     client = find_client(client_id)
     if client is None:
         log_step("AuthorizationRequest", "", client_id[:100] or "?", "refused", "unknown client_id")
-        raise UserError("Application cliente inconnue de CSAM (client_id non enregistré) : la demande de "
-                        "connexion OpenID Connect est refusée.", title=ERROR_TITLE)
+        raise UserError(_("Application cliente inconnue de CSAM (client_id non enregistré) : la demande de "
+                          "connexion OpenID Connect est refusée."), title=_(ERROR_TITLE))
     redirect_uri = args.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         log_step("AuthorizationRequest", "", client.client_id, "refused", "redirect_uri not registered")
-        raise UserError("L'adresse de retour (redirect_uri) n'est pas enregistrée pour cette application "
-                        "cliente : CSAM n'y renvoie pas.", title=ERROR_TITLE)
+        raise UserError(_("L'adresse de retour (redirect_uri) n'est pas enregistrée pour cette application "
+                          "cliente : CSAM n'y renvoie pas."), title=_(ERROR_TITLE))
     state = args.get("state", "")[:500]
     try:
         values = _check_request(args, client)
@@ -184,8 +185,9 @@ def answer():
     auth = db.get(OidcAuthorization, session.get(PENDING) or "")
     if auth is None or auth.status != "pending":
         session.pop(PENDING, None)
-        raise UserError("Aucune demande de connexion OpenID Connect n'est en cours dans ce navigateur (déjà "
-                        "traitée ou inconnue) : recommencez depuis l'application.", code=409, title=ERROR_TITLE)
+        raise UserError(_("Aucune demande de connexion OpenID Connect n'est en cours dans ce navigateur (déjà "
+                          "traitée ou inconnue) : recommencez depuis l'application."), code=409,
+                        title=_(ERROR_TITLE))
     session.pop(AFTER_AUTHN, None)
     now = clock.naive_utc_now()
     if now >= auth.expires_at:
@@ -223,7 +225,7 @@ def answer():
 
 def _logout_error(message: str, client_id: str, reason: str) -> NoReturn:
     log_step("LogoutRequest", "", client_id or "?", "refused", reason)
-    raise UserError(message, title=ERROR_TITLE)
+    raise UserError(message, title=_(ERROR_TITLE))
 
 
 @bp.route("/oidc/logout", methods=["GET", "POST"])
@@ -238,23 +240,23 @@ def end_session():
         try:
             claims = tokens.verify_own(current_app, hint)
         except (JOSEError, ValueError) as exc:
-            _logout_error("Le jeton id_token_hint n'a pas été émis par CSAM ou a été modifié : la déconnexion "
-                          "est refusée.", client_id, f"id_token_hint refused: {exc}")
+            _logout_error(_("Le jeton id_token_hint n'a pas été émis par CSAM ou a été modifié : la "
+                            "déconnexion est refusée."), client_id, f"id_token_hint refused: {exc}")
         audience = claims.get("aud")
         if claims.get("iss") != issuer() or not isinstance(audience, str) or client_id not in ("", audience):
-            _logout_error("Le jeton id_token_hint ne correspond pas à cette application cliente.", client_id,
+            _logout_error(_("Le jeton id_token_hint ne correspond pas à cette application cliente."), client_id,
                           "id_token_hint: wrong iss, aud or client_id")
         client_id = audience
     client = find_client(client_id)
     if target and (client is None or target not in client.post_logout_redirect_uris):
-        _logout_error("L'adresse post_logout_redirect_uri n'est pas enregistrée pour cette application cliente : "
-                      "CSAM n'y renvoie pas.", client_id, "post_logout_redirect_uri not registered")
+        _logout_error(_("L'adresse post_logout_redirect_uri n'est pas enregistrée pour cette application "
+                        "cliente : CSAM n'y renvoie pas."), client_id, "post_logout_redirect_uri not registered")
     current = session.get(sso_session.AUTHENTICATED)
     if current and claims:
         citizen = Database.session().scalars(select(Citizen.fedid).where(Citizen.nrn == current["nrn"])).first()
         if citizen is None or subject(citizen, client_id) != claims.get("sub"):
-            _logout_error("Le jeton id_token_hint désigne une autre personne que celle connectée à CSAM : la "
-                          "déconnexion est refusée.", client_id, "id_token_hint: another person than the session's")
+            _logout_error(_("Le jeton id_token_hint désigne une autre personne que celle connectée à CSAM : "
+                            "la déconnexion est refusée."), client_id, "id_token_hint: another person than the session's")
     sessions.destroy()  # the CSAM single sign-on ends, on the server
     log_step("LogoutRequest", str(claims.get("sid", "")), client_id or "?", "accepted",
              "CSAM session ended" + (f", back to {target}" if target else ""))

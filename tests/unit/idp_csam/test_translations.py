@@ -2,16 +2,28 @@
 (templates and Python, re-extracted here with pybabel's own extractor) is in
 each .po file, translated, not fuzzy; the placeholders of each translation
 match its msgid's; the compiled .mo files are those of the .po files
-(tests/flows/test_csam_i18n.py checks byte equality)."""
+(tests/flows/test_csam_i18n.py checks byte equality).
+
+A French text that is not wrapped in gettext escapes the extractor, hence
+those checks: the last tests look for French prose outside gettext in every
+Python file and template of idp_csam (texts for machines — log lines, SAML
+status messages for the SP — excepted by the call that takes them), and
+check that the HTTP error texts every app shows (fedsim.web.HTTP_ERRORS)
+are CSAM messages."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
+import jinja2
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from jinja2 import nodes
+
+from fedsim.web import HTTP_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[3] / "idp_csam"
 TRANSLATIONS = PACKAGE / "translations"
@@ -89,3 +101,104 @@ def test_no_translation_is_left_in_french(lang: str) -> None:
     same = [m.id for m in _catalog(lang) if m.id and isinstance(m.id, str) and m.string == m.id
             and re.search(r"[a-zé]{4,} [a-zé]{3,}", m.id)]
     assert same == []
+
+
+# -- French prose outside gettext ------------------------------------------------
+
+WRAPPERS = {"_", "gettext", "ngettext", "N_", "_l", "lazy_gettext"}
+# calls whose texts go to machines, not to a person's page: log lines, the
+# protocol log, the SAML status messages CSAM sends to a service provider
+FOR_MACHINES = {"debug", "info", "warning", "error", "exception", "critical", "log_step", "_log",
+                "respond_error", "respond_no_passive", "respond_partial", "respond_unknown"}
+MACHINE_FUNCTIONS = {"_profile_refusal"}  # idp_csam.eidas_node: SAML status messages for the connector
+FRENCH = re.compile(r"(?i)\b(?:le|la|les|de|du|des|un|une|et|est|au|aux|ou|ne|en|sans|dans|par|votre|vous|"
+                    r"pas|aucun|aucune|ce|cette|avec|pour|sur|mot)\b|[éèàùêçœ]|\b[cdjlmnqst]'\w")
+TAG = re.compile(r"<[^>]*>|&#?\w+;")
+SHOWN_ATTRIBUTE = re.compile(r'\b(?:alt|title|aria-label|placeholder|value)="([^"{]*)"')
+
+
+def french_prose(text: str) -> bool:
+    return len(text.split()) >= 2 and len(re.findall(r"[^\W\d_]{2,}", text)) >= 2 and bool(FRENCH.search(text))
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def unwrapped_in_python(source: str) -> list[tuple[int, str]]:
+    """French prose in string literals (f-strings too) that no gettext call
+    takes, outside docstrings and texts for machines."""
+    tree = ast.parse(source)
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skipped.add(id(first.value))  # a docstring
+        if (isinstance(node, ast.Call) and _call_name(node) in WRAPPERS | FOR_MACHINES) or (
+                isinstance(node, ast.FunctionDef) and node.name in MACHINE_FUNCTIONS):
+            skipped.update(id(sub) for sub in ast.walk(node))
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            skipped.update(id(sub) for sub in ast.walk(node))
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if french_prose(text):
+            found.append((node.lineno, text))
+    return found
+
+
+def unwrapped_in_template(source: str) -> list[tuple[int, str]]:
+    """French prose in a template's own text (and shown attributes) outside
+    ``{{ _(…) }}`` and ``{% trans %}``."""
+    tree = jinja2.Environment(extensions=["jinja2.ext.i18n"]).parse(source)
+    found = []
+    for data in tree.find_all(nodes.TemplateData):
+        for text in SHOWN_ATTRIBUTE.findall(data.data) + [TAG.sub(" ", data.data)]:
+            if french_prose(text):
+                found.append((data.lineno, " ".join(text.split())))
+    return found
+
+
+def test_the_finders_see_an_unwrapped_text_and_not_a_wrapped_one() -> None:
+    python = ('raise UserError("Le formulaire a expiré.", title=_("Déconnexion refusée"))\n'
+              'log.warning("connexion refusée pour %s", who)\n'
+              'message = f"Agent {name} : accès bloqué"\n'
+              'label = _l("Mot de passe de l’agent")\n')
+    assert sorted(line for line, _text in unwrapped_in_python(python)) == [1, 3]
+    template = """<h1>{{ _("Connexion de l'agent") }}</h1>
+<p class="x">Vous êtes déconnecté·e.</p>
+<button aria-label="Fermer la fenêtre">{% trans %}Se déconnecter{% endtrans %}</button>
+"""
+    assert sorted(text for _line, text in unwrapped_in_template(template)) == [
+        "Fermer la fenêtre", "Vous êtes déconnecté·e."]
+
+
+def test_no_french_text_escapes_gettext_in_csams_python() -> None:
+    """Wrap a person's text with ``_()`` / ``_l()`` / ``N_()`` (idp_csam.i18n),
+    then extract, update and translate (see idp_csam/i18n.py)."""
+    found = [(str(path.relative_to(PACKAGE.parent)), line, text[:90])
+             for path in sorted(PACKAGE.rglob("*.py")) if "migrations" not in path.parts
+             for line, text in unwrapped_in_python(path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_no_french_text_escapes_gettext_in_csams_templates() -> None:
+    found = [(str(path.relative_to(PACKAGE.parent)), line, text[:90])
+             for path in sorted((PACKAGE / "templates").rglob("*")) if path.suffix in (".html", ".txt")
+             for line, text in unwrapped_in_template(path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_the_http_error_texts_of_every_app_are_csam_messages(source_ids: set) -> None:
+    """fedsim.web shows them through ``translated``: CSAM must hold them (idp_csam/shared_texts.py)."""
+    texts = {text for pair in HTTP_ERRORS.values() for text in pair}
+    assert {404, 405, 400, 403, 409, 410, 413, 429, 500, 502} <= set(HTTP_ERRORS)
+    assert sorted(texts - source_ids) == []
