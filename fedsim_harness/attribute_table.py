@@ -23,6 +23,7 @@ from lxml import etree
 from fedsim import personas
 from fedsim.xmlsafe import hardened_parser
 from fedsim_harness.outside import Journey
+from fedsim_harness.readme_block import between
 from fedsim_harness.scenario import model
 from fedsim_harness.scenario.browser import Browser, SamlMessage, WsgiTransport
 from fedsim_harness.scenario.parallel import run_in_process
@@ -201,6 +202,4 @@ def markdown(observed: Observed) -> str:
 
 def readme_block(readme: str) -> str:
     """The generated block as README holds it now ("" when it has none)."""
-    if START not in readme or END not in readme:
-        return ""
-    return readme[readme.index(START):readme.index(END) + len(END)]
+    return between(readme, START, END)
