@@ -17,6 +17,7 @@ from fedsim import protocol_log
 from fedsim.mail import MailNotSent
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import PostForm
+from fedsim.saml.texts import Said
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ def safe_next(url: str | None, default: str) -> str:
         if parts.scheme or parts.netloc:
             return default
     return url
+
+
+def shown_reason(reason: str) -> str:
+    """A SAML refusal's reason in the page's language: a ``Said`` (fedsim/saml
+    marks its reasons with ``said``) through ``translated`` — its variables
+    that are ``Said`` too (fragments such as « la Response »), the others
+    (entity IDs, URLs, IDs) inserted as they are; any other text as it is."""
+    if not isinstance(reason, Said):
+        return reason
+    return translated(reason.template, **{name: shown_reason(value) if isinstance(value, Said) else value
+                                          for name, value in reason.variables.items()})
 
 
 def translated(text: str, **variables) -> str:
@@ -125,7 +137,7 @@ def configure_errors(app: Flask) -> None:
     @app.errorhandler(SamlRefused)
     def _saml_refused(exc: SamlRefused):  # noqa: ANN202
         log.warning("%s: SAML refused: %s (%s)", app.name, exc.reason, exc.detail)
-        return error_page(translated("Message SAML refusé"), exc.reason, 400, exc.detail)
+        return error_page(translated("Message SAML refusé"), shown_reason(exc.reason), 400, exc.detail)
 
     @app.errorhandler(MailNotSent)
     def _mail_not_sent(exc: MailNotSent):  # noqa: ANN202

@@ -20,10 +20,18 @@ SP excepted) and on a message without its nl/de/en translation.
 Translations live in idp_csam/translations/<lang>/LC_MESSAGES/messages.po;
 the compiled messages.mo files are committed, and
 tests/flows/test_csam_i18n.py compiles each .po in memory and compares it
-with the committed .mo, so they cannot drift. To re-extract and update::
+with the committed .mo, so they cannot drift.
 
-    .venv/bin/pybabel extract -F idp_csam/babel.cfg -k lazy_gettext -k _l \\
-        -o /tmp/messages.pot idp_csam
+The catalogues also hold the reasons of SAML refusals: the library
+fedsim/saml imports no app and speaks French, but marks each reason shown to
+a person with ``said("… %(name)s …", name=value)`` (fedsim/saml/texts.py: a
+``str`` whose value is the French text, keeping its template and variables);
+fedsim.web's error page translates that template here (``shown_reason``),
+variables inserted as they are. So fedsim/saml is a source of the
+extraction, with the keyword ``said``. To re-extract and update::
+
+    .venv/bin/pybabel extract -F idp_csam/babel.cfg -k lazy_gettext -k _l -k said \\
+        -o /tmp/messages.pot idp_csam fedsim/saml
     .venv/bin/pybabel update -i /tmp/messages.pot -d idp_csam/translations --no-fuzzy-matching
     # translate the new msgids, then
     .venv/bin/pybabel compile -d idp_csam/translations

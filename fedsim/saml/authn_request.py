@@ -15,6 +15,7 @@ from lxml import etree
 
 from fedsim.saml import schema
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 from fedsim.saml.profile import instant
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -55,31 +56,35 @@ def read(root: etree._Element, *, issuer: str, receivers: list[str], acs_service
     from metadata (pysaml2's dicts); ``signed``: the request came signed
     (then Destination is required). Raises SamlRefused."""
     if root.tag != _P + "AuthnRequest":
-        raise SamlRefused("Message SAML illisible ou invalide.",
+        raise SamlRefused(said("Message SAML illisible ou invalide."),
                           f"{etree.QName(root).localname} received where an AuthnRequest is expected")
     if root.get("Version") != "2.0":
-        raise SamlRefused("Message SAML illisible ou invalide.",
+        raise SamlRefused(said("Message SAML illisible ou invalide."),
                           f"VersionMismatch: Invalid version {root.get('Version')} should be 2.0"[:500])
     try:
         schema.validate_tree(root.getroottree())
     except schema.XMLSchemaError as exc:
         first = str(exc).split(" | ")[0].rpartition(": ")[2]
-        raise SamlRefused(f"Demande d'authentification non conforme au schéma SAML 2.0 : {first[:300]}",
+        raise SamlRefused(said("Demande d'authentification non conforme au schéma SAML 2.0 : "
+                               "%(problem)s",
+                               problem=first[:300]),
                           str(exc)[:500]) from None
     request_id = root.get("ID", "")
     if len(request_id) > REQUEST_ID_MAX:
-        raise SamlRefused(f"Identifiant de demande (ID) trop long : {REQUEST_ID_MAX} caractères au plus.",
+        raise SamlRefused(said("Identifiant de demande (ID) trop long : %(maximum)s "
+                               "caractères au plus.",
+                               maximum=REQUEST_ID_MAX),
                           f"ID of {len(request_id)} characters")
     destination = root.get("Destination")
     if destination is None and signed:
-        raise SamlRefused("Destination absente : une demande d'authentification signée doit porter l'attribut "
-                          "Destination (SAML Bindings §3.4.5.2).", "signed AuthnRequest without Destination")
+        raise SamlRefused(said("Destination absente : une demande d'authentification signée doit porter l'attribut "
+                               "Destination (SAML Bindings §3.4.5.2)."), "signed AuthnRequest without Destination")
     if destination is not None and receivers and destination not in receivers:
-        raise SamlRefused("Destination incorrecte : le message est adressé à une autre adresse.",
+        raise SamlRefused(said("Destination incorrecte : le message est adressé à une autre adresse."),
                           f"{destination[:200]} not in {receivers}")
     issued = instant(root.get("IssueInstant"), "IssueInstant de la demande")
     if not now - ISSUE_WINDOW - skew < issued < now + ISSUE_WINDOW + skew:
-        raise SamlRefused("Demande d'authentification hors délai : IssueInstant trop ancien ou dans le futur.")
+        raise SamlRefused(said("Demande d'authentification hors délai : IssueInstant trop ancien ou dans le futur."))
     _protocol_binding(root)
     requested = root.find(_P + "RequestedAuthnContext")
     contexts: tuple[str, ...] = ()
@@ -108,8 +113,10 @@ def _protocol_binding(root: etree._Element) -> None:
     if binding is None or binding == BINDING_HTTP_POST:
         return
     name = binding.rsplit(":", 1)[-1][:100]
-    raise SamlRefused(f"Liaison de réponse non prise en charge : la demande veut une réponse en {name} ; ce "
-                      "fournisseur d'identité ne répond qu'en HTTP-POST (SAML Core §3.4.1, Profiles §4.1.2).",
+    raise SamlRefused(said("Liaison de réponse non prise en charge : la demande veut une réponse "
+                           "en %(name)s ; ce fournisseur d'identité ne répond qu'en HTTP-POST "
+                           "(SAML Core §3.4.1, Profiles §4.1.2).",
+                           name=name),
                       f"UnsupportedBinding: ProtocolBinding {binding[:200]}")
 
 
@@ -118,25 +125,27 @@ def _acs_url(root: etree._Element, issuer: str, services: list[dict]) -> str:
     metadata lists it (HTTP-POST), else the one of the index asked, else the
     first; never an address the metadata does not list."""
     if not services:
-        raise SamlRefused(f"Aucun service de réception HTTP-POST (AssertionConsumerService) pour {issuer[:200]} "
-                          "dans ses métadonnées.")
+        raise SamlRefused(said("Aucun service de réception HTTP-POST (AssertionConsumerService) "
+                               "pour %(issuer)s dans ses métadonnées.",
+                               issuer=issuer[:200]))
     url = root.get("AssertionConsumerServiceURL")
     index = root.get("AssertionConsumerServiceIndex")
     if url is not None and index is not None:
-        raise SamlRefused("Adresse de retour ambiguë : la demande porte à la fois AssertionConsumerServiceURL et "
-                          "AssertionConsumerServiceIndex, qui s'excluent mutuellement (SAML Core §3.4.1).",
+        raise SamlRefused(said("Adresse de retour ambiguë : la demande porte à la fois AssertionConsumerServiceURL "
+                               "et AssertionConsumerServiceIndex, qui s'excluent mutuellement (SAML Core §3.4.1)."),
                           f"AssertionConsumerServiceURL {url[:200]} with AssertionConsumerServiceIndex {index[:20]}")
     if url:
         if any(service.get("location") == url for service in services):
             return url
-        raise SamlRefused("Adresse de retour refusée : l'AssertionConsumerServiceURL de la demande n'est pas "
-                          "dans les métadonnées du service (HTTP-POST).", url[:300])
+        raise SamlRefused(said("Adresse de retour refusée : l'AssertionConsumerServiceURL de la demande n'est pas "
+                               "dans les métadonnées du service (HTTP-POST)."), url[:300])
     if index:
         for service in services:
             if str(service.get("index")) == index:
                 return service["location"]
-        raise SamlRefused("Adresse de retour refusée : aucun AssertionConsumerService d'index "
-                          f"{index[:20]} dans les métadonnées du service (HTTP-POST).")
+        raise SamlRefused(said("Adresse de retour refusée : aucun AssertionConsumerService d'index"
+                               " %(index)s dans les métadonnées du service (HTTP-POST).",
+                               index=index[:20]))
     locations = [s["response_location"] for s in services if s.get("response_location")]
     locations += [s["location"] for s in services if s.get("location")]
     return locations[0]

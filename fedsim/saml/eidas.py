@@ -33,6 +33,8 @@ from datetime import date
 
 from lxml import etree
 
+from fedsim.saml.texts import said
+
 NATURAL_PERSON_NS = "http://eidas.europa.eu/attributes/naturalperson"
 PREFIX = "eidas-natural"
 ATTRIBUTE_PREFIX = NATURAL_PERSON_NS + "/"
@@ -90,14 +92,14 @@ def check_types(attributes: Mapping[str, Sequence[str]], attribute_types: Mappin
             types += [""] * (len(values) - len(types))
         for value, found in zip(values, types):
             if not found:
-                raise ValueError(f"Attribut eIDAS {name} sans type (xsi:type absent) : le profil d'attributs "
-                                 f"SAML eIDAS (v1.2) exige {shown}.")
+                raise ValueError(said("Attribut eIDAS %(name)s sans type (xsi:type absent) : le profil "
+                                      "d'attributs SAML eIDAS (v1.2) exige %(wanted)s.", name=name, wanted=shown))
             if found != wanted:
-                raise ValueError(f"Attribut eIDAS {name} de type {_show(found)} : le profil d'attributs SAML "
-                                 f"eIDAS (v1.2) exige {shown}.")
+                raise ValueError(said("Attribut eIDAS %(name)s de type %(found)s : le profil d'attributs SAML "
+                                      "eIDAS (v1.2) exige %(wanted)s.", name=name, found=_show(found), wanted=shown))
             if name == "DateOfBirth" and not is_date(value):
-                raise ValueError(f"Attribut eIDAS DateOfBirth invalide ({value[:40]!r}) : une date xsd:date "
-                                 "au format AAAA-MM-JJ est exigée.")
+                raise ValueError(said("Attribut eIDAS DateOfBirth invalide (%(value)s) : une date xsd:date "
+                                      "au format AAAA-MM-JJ est exigée.", value=repr(value[:40])))
 
 
 def is_date(value: str) -> bool:

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lxml import etree
 
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -64,11 +65,11 @@ TRIPLEDES_CBC = XENC + "tripledes-cbc"
 AES128_CBC, AES192_CBC, AES256_CBC = XENC + "aes128-cbc", XENC + "aes192-cbc", XENC + "aes256-cbc"
 RSA_1_5 = XENC + "rsa-1_5"
 REFUSED = {
-    TRIPLEDES_CBC: "3DES (tripledes-cbc) : chiffrement obsolète, bloc de 64 bits",
-    AES128_CBC: "AES-CBC (aes128-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage",
-    AES192_CBC: "AES-CBC (aes192-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage",
-    AES256_CBC: "AES-CBC (aes256-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage",
-    RSA_1_5: "RSA PKCS#1 v1.5 (rsa-1_5) : transport de clé sujet à l'attaque de Bleichenbacher",
+    TRIPLEDES_CBC: said("3DES (tripledes-cbc) : chiffrement obsolète, bloc de 64 bits"),
+    AES128_CBC: said("AES-CBC (aes128-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage"),
+    AES192_CBC: said("AES-CBC (aes192-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage"),
+    AES256_CBC: said("AES-CBC (aes256-cbc) : mode non authentifié, sujet aux attaques par oracle de remplissage"),
+    RSA_1_5: said("RSA PKCS#1 v1.5 (rsa-1_5) : transport de clé sujet à l'attaque de Bleichenbacher"),
 }
 
 # What an SP of this federation accepts, and publishes (md:EncryptionMethod).
@@ -122,19 +123,23 @@ def _recipient(certificate_b64: str, methods: tuple[str, ...]) -> Recipient:
     try:
         public = x509.load_der_x509_certificate(base64.b64decode(certificate_b64, validate=True)).public_key()
     except (ValueError, binascii.Error) as exc:
-        raise SamlRefused("Certificat de chiffrement du service illisible dans ses métadonnées : aucune "
-                          "assertion ne peut lui être chiffrée.", str(exc)[:300]) from None
+        raise SamlRefused(said("Certificat de chiffrement du service illisible dans ses métadonnées : aucune "
+                               "assertion ne peut lui être chiffrée."), str(exc)[:300]) from None
     if not isinstance(public, RSAPublicKey) or public.key_size < 2048:
-        raise SamlRefused("Clé de chiffrement du service refusée : une clé RSA d'au moins 2048 bits est exigée.")
+        raise SamlRefused(said("Clé de chiffrement du service refusée : une clé RSA d'au moins 2048 bits "
+                               "est exigée."))
     transport = [m for m in methods if m in _KNOWN_TRANSPORT or "rsa" in m.rsplit("#", 1)[-1]]
     data = [m for m in methods if m not in transport]
     if data and AES256_GCM not in data and AES128_GCM not in data:
-        raise NoCommonAlgorithm("Le service n'accepte aucun algorithme de chiffrement du contenu que ce fournisseur "
-                                f"d'identité utilise (AES-256-GCM, AES-128-GCM) : il annonce "
-                                f"{', '.join(data)[:300]}.")
+        raise NoCommonAlgorithm(said("Le service n'accepte aucun algorithme de chiffrement du "
+                                     "contenu que ce fournisseur d'identité utilise (AES-256-GCM, "
+                                     "AES-128-GCM) : il annonce %(methods)s.",
+                                     methods=", ".join(data)[:300]))
     if transport and not set(transport) & set(KEY_TRANSPORT_ALGORITHMS):
-        raise NoCommonAlgorithm("Le service n'accepte aucun transport de clé que ce fournisseur d'identité "
-                                f"utilise (RSA-OAEP) : il annonce {', '.join(transport)[:300]}.")
+        raise NoCommonAlgorithm(said("Le service n'accepte aucun transport de clé que ce "
+                                     "fournisseur d'identité utilise (RSA-OAEP) : il annonce "
+                                     "%(methods)s.",
+                                     methods=", ".join(transport)[:300]))
     # XML Enc 1.1's rsa-oaep (SHA-256, MGF1-SHA-256) to an SP that says it
     # takes it; otherwise rsa-oaep-mgf1p, which every implementation knows
     # (python3-saml 1.16, for one, refuses the xenc11:MGF element: its
@@ -195,93 +200,105 @@ class Decrypter:
         hides), or SamlRefused naming what was wrong."""
         data = _only(encrypted, _X + "EncryptedData", "EncryptedData")
         if data.get("Type") not in (None, ELEMENT_TYPE):
-            raise _refuse(f"type de contenu chiffré {data.get('Type')[:150]!r} refusé : un élément XML "
-                          f"({ELEMENT_TYPE}) est attendu")
-        algorithm = _algorithm(data, "le chiffrement du contenu")
+            raise _refuse(said("type de contenu chiffré %(type)s refusé : un élément XML "
+                               "(%(element_type)s) est attendu",
+                               type=repr(data.get("Type")[:150]), element_type=ELEMENT_TYPE))
+        algorithm = _algorithm(data, said("le chiffrement du contenu"))
         if algorithm not in DATA_ALGORITHMS:
-            raise _refuse(_not_allowed(algorithm, "chiffrement du contenu", "AES-GCM"))
+            raise _refuse(_not_allowed(algorithm, said("chiffrement du contenu"), "AES-GCM"))
         keys = data.findall(f"{_D}KeyInfo/{_X}EncryptedKey") + encrypted.findall(_X + "EncryptedKey")
         if not keys:
-            raise _refuse("aucune clé chiffrée (EncryptedKey) ne l'accompagne")
+            raise _refuse(said("aucune clé chiffrée (EncryptedKey) ne l'accompagne"))
         if len(keys) > MAX_ENCRYPTED_KEYS:
-            raise _refuse(f"{len(keys)} clés chiffrées (EncryptedKey) : {MAX_ENCRYPTED_KEYS} au plus")
+            raise _refuse(said("%(count)s clés chiffrées (EncryptedKey) : %(maximum)s "
+                               "au plus",
+                               count=len(keys), maximum=MAX_ENCRYPTED_KEYS))
         paddings = [self._padding(key) for key in keys]  # every algorithm checked before any decryption
         content_key = None
         for key, oaep in zip(keys, paddings):
             try:
-                content_key = self.private_key.decrypt(_cipher(key, "la clé chiffrée"), oaep)
+                content_key = self.private_key.decrypt(_cipher(key, said("la clé chiffrée")), oaep)
                 break
             except ValueError:
                 continue
         if content_key is None:
-            raise _refuse("la clé de contenu ne se déchiffre avec la clé de chiffrement de ce service "
-                          "(chiffrée pour une autre clé, ou altérée)")
+            raise _refuse(said("la clé de contenu ne se déchiffre avec la clé de chiffrement de ce service "
+                               "(chiffrée pour une autre clé, ou altérée)"))
         if len(content_key) != DATA_ALGORITHMS[algorithm]:
-            raise _refuse(f"clé de contenu de {len(content_key)} octets pour {algorithm.rsplit('#', 1)[-1]}")
-        cipher = _cipher(data, "le contenu")
+            raise _refuse(said("clé de contenu de %(size)s octets pour %(algorithm)s",
+                               size=len(content_key), algorithm=algorithm.rsplit("#", 1)[-1]))
+        cipher = _cipher(data, said("le contenu"))
         if len(cipher) < 12 + 16:
-            raise _refuse("contenu chiffré trop court pour AES-GCM (vecteur d'initialisation et étiquette)")
+            raise _refuse(said("contenu chiffré trop court pour AES-GCM (vecteur d'initialisation et étiquette)"))
         try:
             return AESGCM(content_key).decrypt(cipher[:12], cipher[12:], None)
         except InvalidTag:
-            raise _refuse("le contenu ne se déchiffre pas (étiquette AES-GCM invalide : altéré ou mal "
-                          "chiffré)") from None
+            raise _refuse(said("le contenu ne se déchiffre pas (étiquette AES-GCM invalide : altéré ou mal "
+                               "chiffré)")) from None
 
     @staticmethod
     def _padding(key: etree._Element) -> padding.OAEP:
-        algorithm = _algorithm(key, "le transport de la clé")
+        algorithm = _algorithm(key, said("le transport de la clé"))
         if algorithm not in KEY_TRANSPORT_ALGORITHMS:
-            raise _refuse(_not_allowed(algorithm, "transport de clé", "RSA-OAEP"))
+            raise _refuse(_not_allowed(algorithm, said("transport de clé"), "RSA-OAEP"))
         method = key.find(_X + "EncryptionMethod")
         digest_uri = method.find(_D + "DigestMethod")
         digest = _DIGESTS.get(SHA1 if digest_uri is None else digest_uri.get("Algorithm", ""))
         if digest is None:
-            raise _refuse(f"fonction de hachage OAEP {digest_uri.get('Algorithm', '')[:150]!r} non prise en charge")
+            raise _refuse(said("fonction de hachage OAEP %(algorithm)s non prise en charge",
+                               algorithm=repr(digest_uri.get("Algorithm", "")[:150])))
         mgf_uri = method.find(_X11 + "MGF")
         if algorithm == RSA_OAEP_MGF1P and mgf_uri is not None:
-            raise _refuse("rsa-oaep-mgf1p ne prend pas d'élément MGF (MGF1 avec SHA-1 par définition)")
+            raise _refuse(said("rsa-oaep-mgf1p ne prend pas d'élément MGF (MGF1 avec SHA-1 par définition)"))
         mgf = _MGFS.get(MGF1_SHA1 if mgf_uri is None else mgf_uri.get("Algorithm", ""))
         if mgf is None:
-            raise _refuse(f"fonction de génération de masque {mgf_uri.get('Algorithm', '')[:150]!r} non prise en "
-                          "charge")
+            raise _refuse(said("fonction de génération de masque %(algorithm)s non prise en charge",
+                               algorithm=repr(mgf_uri.get("Algorithm", "")[:150])))
         label = method.findtext(_X + "OAEPparams")
         try:
             label_bytes = base64.b64decode("".join(label.split()), validate=True) if label else None
         except (ValueError, binascii.Error):
-            raise _refuse("OAEPparams n'est pas du base64 valide") from None
+            raise _refuse(said("OAEPparams n'est pas du base64 valide")) from None
         return padding.OAEP(padding.MGF1(mgf()), digest(), label_bytes)
 
 
 def _refuse(why: str) -> SamlRefused:
-    return SamlRefused(f"Assertion chiffrée refusée : {why}.")
+    return SamlRefused(said("Assertion chiffrée refusée : %(why)s.", why=why))
 
 
 def _not_allowed(algorithm: str, what: str, allowed: str) -> str:
     known = REFUSED.get(algorithm)
     if known:
-        return f"algorithme de {what} interdit, {known} ; seul {allowed} est accepté"
-    return f"algorithme de {what} {algorithm[:150]!r} non accepté ; seul {allowed} est accepté"
+        return said("algorithme de %(what)s interdit, %(why)s ; seul %(allowed)s est accepté",
+                    what=what, why=known, allowed=allowed)
+    return said("algorithme de %(what)s %(algorithm)s non accepté ; seul %(allowed)s est accepté",
+                what=what, algorithm=repr(algorithm[:150]), allowed=allowed)
 
 
 def _only(parent: etree._Element, tag: str, what: str) -> etree._Element:
     found = parent.findall(tag)
     if len(found) != 1:
-        raise _refuse(f"{len(found)} éléments {what} : exactement un est attendu")
+        raise _refuse(said("%(count)s éléments %(what)s : exactement un est attendu",
+                           count=len(found), what=what))
     return found[0]
 
 
 def _algorithm(parent: etree._Element, what: str) -> str:
     methods = parent.findall(_X + "EncryptionMethod")
     if len(methods) != 1 or not methods[0].get("Algorithm"):
-        raise _refuse(f"l'algorithme pour {what} n'est pas indiqué (EncryptionMethod)")
+        raise _refuse(said("l'algorithme pour %(what)s n'est pas indiqué (EncryptionMethod)",
+                           what=what))
     return methods[0].get("Algorithm")
 
 
 def _cipher(parent: etree._Element, what: str) -> bytes:
     values = parent.findall(f"{_X}CipherData/{_X}CipherValue")
     if len(values) != 1 or parent.find(f"{_X}CipherData/{_X}CipherReference") is not None:
-        raise _refuse(f"{what} doit être donné(e) dans une seule CipherValue (CipherReference refusée)")
+        raise _refuse(said("%(what)s doit être donné(e) dans une seule CipherValue "
+                           "(CipherReference refusée)",
+                           what=what))
     try:
         return base64.b64decode("".join((values[0].text or "").split()), validate=True)
     except (ValueError, binascii.Error):
-        raise _refuse(f"{what} n'est pas du base64 valide") from None
+        raise _refuse(said("%(what)s n'est pas du base64 valide",
+                           what=what)) from None

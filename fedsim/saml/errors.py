@@ -6,6 +6,8 @@ from saml2.response import (IncorrectlySigned, StatusError, StatusNoAuthnContext
 from saml2.sigver import MissingKey, SignatureError
 from saml2.validate import ResponseLifetimeExceed, ToEarly
 
+from fedsim.saml.texts import said
+
 
 class SamlRefused(Exception):
     """A SAML message was refused. ``reason`` is shown to the user (French),
@@ -50,34 +52,34 @@ def explain(exc: BaseException) -> SamlRefused:
     text = _with_causes(exc)
     lowered = f"{type(exc).__name__}: {exc}".lower()
     if isinstance(exc, StatusNoAuthnContext):
-        return AuthnContextUnavailable("Le niveau d'authentification demandé n'est pas disponible.", text)
+        return AuthnContextUnavailable(said("Le niveau d'authentification demandé n'est pas disponible."), text)
     cause = exc.__cause__
     if isinstance(exc, IncorrectlySigned) and cause is not None and not isinstance(cause, SignatureError):
         # pysaml2 reports any failure to read a request (parser, schema...) as "not signed correctly"
         return SamlRefused(explain(cause).reason, text)
     if isinstance(exc, UnsolicitedResponse):
-        return SamlRefused("Réponse non sollicitée : elle ne répond à aucune demande "
-                           "d'authentification envoyée par ce service (InResponseTo inconnu ou déjà utilisé).", text)
+        return SamlRefused(said("Réponse non sollicitée : elle ne répond à aucune demande d'authentification "
+                                "envoyée par ce service (InResponseTo inconnu ou déjà utilisé)."), text)
     if isinstance(exc, ResponseLifetimeExceed) or "notonorafter" in lowered or "too old" in lowered:
-        return SamlRefused("L'assertion a expiré (NotOnOrAfter dépassé).", text)
+        return SamlRefused(said("L'assertion a expiré (NotOnOrAfter dépassé)."), text)
     if isinstance(exc, ToEarly):
-        return SamlRefused("L'assertion n'est pas encore valide (NotBefore dans le futur).", text)
+        return SamlRefused(said("L'assertion n'est pas encore valide (NotBefore dans le futur)."), text)
     if isinstance(exc, MissingKey):
-        return SamlRefused("Émetteur inconnu : aucune clé de signature pour lui dans les métadonnées.", text)
+        return SamlRefused(said("Émetteur inconnu : aucune clé de signature pour lui dans les métadonnées."), text)
     if isinstance(exc, (SignatureError, IncorrectlySigned)) or "signature" in lowered or "signed" in lowered:
-        return SamlRefused("Signature absente ou invalide : le message n'est pas signé par une clé "
-                           "de l'émetteur publiée dans ses métadonnées, ou il a été modifié.", text)
+        return SamlRefused(said("Signature absente ou invalide : le message n'est pas signé par une clé "
+                                "de l'émetteur publiée dans ses métadonnées, ou il a été modifié."), text)
     if "audience" in lowered:
-        return SamlRefused("Audience incorrecte : l'assertion est destinée à un autre service.", text)
+        return SamlRefused(said("Audience incorrecte : l'assertion est destinée à un autre service."), text)
     if "recipient" in lowered or "destination" in lowered or "not destined for me" in lowered:
-        return SamlRefused("Destination incorrecte : le message est adressé à une autre adresse.", text)
+        return SamlRefused(said("Destination incorrecte : le message est adressé à une autre adresse."), text)
     if isinstance(exc, StatusError):
-        return SamlRefused("Le fournisseur d'identité a répondu par une erreur.", text)
+        return SamlRefused(said("Le fournisseur d'identité a répondu par une erreur."), text)
     if _forbids_doctype(lowered):
-        return SamlRefused("Message refusé : les déclarations DOCTYPE sont interdites.", text)
+        return SamlRefused(said("Message refusé : les déclarations DOCTYPE sont interdites."), text)
     if isinstance(exc, VerificationError):
-        return SamlRefused("Les conditions de l'assertion ne sont pas remplies.", text)
-    return SamlRefused("Message SAML illisible ou invalide.", text)
+        return SamlRefused(said("Les conditions de l'assertion ne sont pas remplies."), text)
+    return SamlRefused(said("Message SAML illisible ou invalide."), text)
 
 
 def _with_causes(exc: BaseException) -> str:

@@ -33,6 +33,7 @@ from fedsim import clock, protocol_log
 from fedsim.saml import authn_request, build, encryption, redirect, release
 from fedsim.saml.build import saml_instant  # noqa: F401 - part of this module's interface
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 from fedsim.saml.profile import ENTITY_FORMAT
 from fedsim.saml.state import PendingAuthn, SeenAuthnRequest
 from fedsim.xmlsafe import hardened_parser
@@ -171,12 +172,12 @@ class IdentityProvider:
         args = redirect.parse(raw)
         saml_request = args.get("SAMLRequest")
         if not saml_request:
-            raise SamlRefused("Aucune demande SAML reçue (paramètre SAMLRequest absent).")
+            raise SamlRefused(said("Aucune demande SAML reçue (paramètre SAMLRequest absent)."))
         sig_alg = args.get("SigAlg")
         if not args.get("Signature") or not sig_alg:
-            raise SamlRefused("Demande d'authentification non signée : la signature est obligatoire.")
+            raise SamlRefused(said("Demande d'authentification non signée : la signature est obligatoire."))
         if sig_alg not in ALLOWED_SIG_ALGS:
-            raise SamlRefused("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé.", sig_alg)
+            raise SamlRefused(said("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé."), sig_alg)
         root, issuer = self._read(saml_request)
         redirect.verify(raw, [cert for _, cert in self.server.metadata.certs(issuer, "spsso", "signing")])
         try:
@@ -209,23 +210,27 @@ class IdentityProvider:
         else:
             detail = ""
         if detail:
-            raise SamlRefused("Demande d'authentification illisible (base64, DEFLATE ou XML invalide).", detail)
+            raise SamlRefused(said("Demande d'authentification illisible (base64, DEFLATE ou XML invalide)."), detail)
         docinfo = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
-            raise SamlRefused("Message refusé : les déclarations DOCTYPE sont interdites.")
+            raise SamlRefused(said("Message refusé : les déclarations DOCTYPE sont interdites."))
         element = root.find(f"{SAML_NS}Issuer")
         issuer = "" if element is None else element.text or ""
         if not issuer.strip():
-            raise SamlRefused("Demande d'authentification sans émetteur (Issuer) : le service est inconnu.")
+            raise SamlRefused(said("Demande d'authentification sans émetteur (Issuer) : le service est inconnu."))
         if element.get("Format") not in (None, ENTITY_FORMAT):
-            raise SamlRefused(f"Émetteur (Issuer) au format {element.get('Format')[:200]!r} : le format entity "
-                              f"({ENTITY_FORMAT}) est exigé, ou aucun (SAML Profiles §4.1.4.1).")
+            raise SamlRefused(said("Émetteur (Issuer) au format %(format)s : le format entity "
+                                   "(%(entity_format)s) est exigé, ou aucun (SAML Profiles "
+                                   "§4.1.4.1).",
+                                   format=repr(element.get("Format")[:200]), entity_format=ENTITY_FORMAT))
         if issuer != issuer.strip():
-            raise SamlRefused("Émetteur (Issuer) entouré d'espaces : un identifiant d'entité (URI) se compare à "
-                              "l'identique, sans normalisation (SAML Core §1.3.2, §8.3.6).", repr(issuer[:200]))
+            raise SamlRefused(said("Émetteur (Issuer) entouré d'espaces : un identifiant d'entité (URI) se compare "
+                                   "à l'identique, sans normalisation (SAML Core §1.3.2, §8.3.6)."),
+                              repr(issuer[:200]))
         if issuer not in self.server.metadata.service_providers():
-            raise SamlRefused(f"Service inconnu : {issuer[:200]} n'est pas enregistré auprès de ce fournisseur "
-                              "d'identité (aucune métadonnée SAML ne le décrit).")
+            raise SamlRefused(said("Service inconnu : %(issuer)s n'est pas enregistré auprès de ce"
+                                   " fournisseur d'identité (aucune métadonnée SAML ne le décrit).",
+                                   issuer=issuer[:200]))
         return root, issuer
 
     def _name_id_policy(self, policy: authn_request.NameIdPolicy | None, sp_entity_id: str) -> tuple[str, str]:
@@ -272,9 +277,9 @@ class IdentityProvider:
             db.commit()
         except IntegrityError:
             db.rollback()
-            refused = SamlRefused("Demande d'authentification déjà reçue : ce fournisseur d'identité a déjà traité "
-                                  "une demande de ce service portant le même identifiant (rejeu refusé). "
-                                  "Recommencez depuis le service.",
+            refused = SamlRefused(said("Demande d'authentification déjà reçue : ce fournisseur d'identité a déjà "
+                                       "traité une demande de ce service portant le même identifiant (rejeu "
+                                       "refusé). Recommencez depuis le service."),
                                   f"replayed AuthnRequest ID {info.request_id[:200]} from {info.sp_entity_id[:200]}")
             protocol_log.log_step("AuthnRequest", message_id=info.request_id, issuer=info.sp_entity_id,
                                   destination=self.entity_id, binding=BINDING_HTTP_REDIRECT, outcome="refused",
@@ -294,17 +299,18 @@ class IdentityProvider:
     def recall(self, db: Session, key: str | None) -> AuthnRequestInfo:
         row = db.connection().execute(_RECALL, {"key": key}).first() if key else None
         if row is None:
-            raise SamlRefused("Aucune demande d'authentification en cours : recommencez depuis le service.")
+            raise SamlRefused(said("Aucune demande d'authentification en cours : recommencez depuis le service."))
         if row.answered_at is not None:
-            raise SamlRefused("Cette demande d'authentification a déjà reçu sa réponse.")
+            raise SamlRefused(said("Cette demande d'authentification a déjà reçu sa réponse."))
         if row.expires_at < clock.naive_utc_now():
-            raise SamlRefused("La demande d'authentification a expiré : recommencez depuis le service.")
+            raise SamlRefused(said("La demande d'authentification a expiré : recommencez depuis le service."))
         data = json.loads(row.payload)
         data["requested_contexts"] = tuple(data["requested_contexts"])
         info = AuthnRequestInfo(**data)
         if info.sp_entity_id not in self.server.metadata.service_providers():  # its registry changed since
-            raise SamlRefused(f"Service inconnu : {info.sp_entity_id[:200]} n'est plus enregistré auprès de ce "
-                              "fournisseur d'identité.")
+            raise SamlRefused(said("Service inconnu : %(issuer)s n'est plus enregistré "
+                                   "auprès de ce fournisseur d'identité.",
+                                   issuer=info.sp_entity_id[:200]))
         return info
 
     def requested_attributes(self, sp_entity_id: str) -> set[str]:

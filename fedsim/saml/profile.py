@@ -50,6 +50,7 @@ from lxml import etree
 
 from fedsim import clock
 from fedsim.saml.errors import AuthnContextUnavailable, IdpStatus, NameIdPolicyRefused, PassiveUnavailable, SamlRefused
+from fedsim.saml.texts import said
 from fedsim.saml import schema
 from fedsim.saml.encryption import Decrypter
 from fedsim.saml.xmlsec_backend import SignatureRefused, parse_document, verify_enveloped
@@ -68,11 +69,12 @@ SUCCESS = STATUS_PREFIX + "Success"
 MAX_ENCODED = 512 * 1024  # bytes of base64: a real Response is a few kB
 _STATUS_KINDS: dict[str, tuple[type[IdpStatus], str]] = {
     STATUS_PREFIX + "NoAuthnContext": (AuthnContextUnavailable,
-                                       "Le niveau d'authentification demandé n'est pas disponible."),
-    STATUS_PREFIX + "NoPassive": (PassiveUnavailable, "Le fournisseur d'identité ne peut pas répondre sans "
-                                                      "interaction (IsPassive) : aucune session ouverte chez lui."),
-    STATUS_PREFIX + "InvalidNameIDPolicy": (NameIdPolicyRefused, "Le fournisseur d'identité ne prend pas en "
-                                                                 "charge le format d'identifiant demandé."),
+                                       said("Le niveau d'authentification demandé n'est pas disponible.")),
+    STATUS_PREFIX + "NoPassive": (PassiveUnavailable, said("Le fournisseur d'identité ne peut pas répondre "
+                                                           "sans interaction (IsPassive) : aucune session "
+                                                           "ouverte chez lui.")),
+    STATUS_PREFIX + "InvalidNameIDPolicy": (NameIdPolicyRefused, said("Le fournisseur d'identité ne prend pas en "
+                                                                      "charge le format d'identifiant demandé.")),
 }
 _ASSERTION, _ENCRYPTED_ASSERTION, _SIGNATURE = f"{{{SAML}}}Assertion", f"{{{SAML}}}EncryptedAssertion", f"{{{DS}}}Signature"
 _UNDERSTOOD_CONDITIONS = {f"{{{SAML}}}AudienceRestriction", f"{{{SAML}}}OneTimeUse", f"{{{SAML}}}ProxyRestriction"}
@@ -116,48 +118,53 @@ def refuse(reason: str, detail: str = "") -> SamlRefused:
 def decode(saml_response: str) -> bytes:
     """The XML bytes of an HTTP-POST ``SAMLResponse`` value."""
     if len(saml_response) > MAX_ENCODED:
-        raise refuse(f"Réponse SAML trop volumineuse ({len(saml_response)} octets encodés, "
-                     f"maximum {MAX_ENCODED}).")
+        raise refuse(said("Réponse SAML trop volumineuse (%(size)s octets encodés, "
+                          "maximum %(maximum)s).",
+                          size=len(saml_response), maximum=MAX_ENCODED))
     try:
         return base64.b64decode("".join(saml_response.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise refuse("Message SAML illisible : SAMLResponse n'est pas du base64 valide.") from None
+        raise refuse(said("Message SAML illisible : SAMLResponse n'est pas du base64 valide.")) from None
 
 
 def parse(data: bytes) -> etree._ElementTree:
     """Parsed once, hardened, and schema-valid; or refused."""
-    tree = _read(data, "message SAML")
-    _valid(tree, "message SAML")
+    tree = _read(data, said("message SAML"), said("Message SAML"))
+    _valid(tree, said("Message SAML"))
     return tree
 
 
-def _read(data: bytes, what: str) -> etree._ElementTree:
-    """Parsed, hardened, without DOCTYPE, comment or processing instruction."""
+def _read(data: bytes, what: str, capitalised: str) -> etree._ElementTree:
+    """Parsed, hardened, without DOCTYPE, comment or processing instruction.
+    ``capitalised``: ``what`` beginning a sentence."""
     try:
         tree = parse_document(data)
     except SignatureRefused as exc:
         text = str(exc)
         if "DOCTYPE" in text:
-            raise refuse(f"Message refusé : les déclarations DOCTYPE (et donc les entités) sont interdites "
-                         f"dans un {what}.", text) from None
-        raise refuse(f"{what[0].upper()}{what[1:]} illisible : ce n'est pas un document XML bien formé en UTF-8.",
-                     text) from None
+            raise refuse(said("Message refusé : les déclarations DOCTYPE (et donc les entités) "
+                              "sont interdites dans un %(what)s.",
+                              what=what), text) from None
+        raise refuse(said("%(what)s illisible : ce n'est pas un document XML bien formé en UTF-8.",
+                          what=capitalised), text) from None
     _no_comment(tree.getroot(), what)
     return tree
 
 
 def _no_comment(element: etree._Element, what: str) -> None:
     for node in element.iter(etree.Comment, etree.ProcessingInstruction):
-        raise refuse(f"Message refusé : un commentaire ou une instruction de traitement se trouve dans le "
-                     f"{what} (ils peuvent tronquer un identifiant signé).", f"line {node.sourceline}")
+        raise refuse(said("Message refusé : un commentaire ou une instruction de traitement se "
+                          "trouve dans le %(what)s (ils peuvent tronquer un identifiant signé).",
+                          what=what), f"line {node.sourceline}")
 
 
 def _valid(tree: etree._ElementTree, what: str) -> None:
+    """``what`` begins a sentence."""
     try:
         schema.validate_tree(tree)
     except schema.XMLSchemaError as exc:
         first = str(exc).split(" | ")[0].rpartition(": ")[2]  # libxml2's first complaint, without position
-        raise refuse(f"{what[0].upper()}{what[1:]} non conforme au schéma SAML 2.0 : {first[:300]}",
+        raise refuse(said("%(what)s non conforme au schéma SAML 2.0 : %(problem)s", what=what, problem=first[:300]),
                      str(exc)[:500]) from None
 
 
@@ -166,7 +173,8 @@ def instant(value: str | None, what: str) -> datetime:
     try:
         moment = datetime.fromisoformat((value or "").strip())
     except ValueError:
-        raise refuse(f"{what} illisible : {value!r} n'est pas une date-heure xs:dateTime.") from None
+        raise refuse(said("%(what)s illisible : %(value)s n'est pas une date-heure xs:dateTime.",
+                          what=what, value=repr(value))) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -180,62 +188,76 @@ def _one(parent: etree._Element, path: str) -> etree._Element | None:
 def _issuer(parent: etree._Element, expected: Expected, where: str) -> str:
     issuer = parent.find("saml:Issuer", NS)
     if issuer is None:
-        raise refuse(f"Issuer absent de {where} : l'émetteur doit être nommé (SAML Profiles §4.1.4.2).")
+        raise refuse(said("Issuer absent de %(where)s : l'émetteur doit être nommé (SAML Profiles "
+                          "§4.1.4.2).",
+                          where=where))
     name = issuer.text or ""
     if issuer.get("Format") not in (None, ENTITY_FORMAT):
-        raise refuse(f"Issuer de {where} au format {issuer.get('Format')!r} : le format entity est exigé "
-                     "(SAML Profiles §4.1.4.2).")
+        raise refuse(said("Issuer de %(where)s au format %(format)s : le format entity est exigé "
+                          "(SAML Profiles §4.1.4.2).",
+                          where=where, format=repr(issuer.get("Format"))))
     if name != name.strip():
-        raise refuse(f"Émetteur de {where} entouré d'espaces ({name[:200]!r}) : un identifiant d'entité (URI) se "
-                     "compare à l'identique, sans normalisation (SAML Core §1.3.2, §8.3.6).")
+        raise refuse(said("Émetteur de %(where)s entouré d'espaces (%(name)s) : un identifiant "
+                          "d'entité (URI) se compare à l'identique, sans normalisation (SAML Core "
+                          "§1.3.2, §8.3.6).",
+                          where=where, name=repr(name[:200])))
     if name != expected.idp_entity_id:
-        raise refuse(f"Émetteur inattendu dans {where} : {name[:200]!r} n'est pas le fournisseur d'identité "
-                     f"attendu ({expected.idp_entity_id}).")
+        raise refuse(said("Émetteur inattendu dans %(where)s : %(name)s n'est pas le fournisseur "
+                          "d'identité attendu (%(idp_entity_id)s).",
+                          where=where, name=repr(name[:200]), idp_entity_id=expected.idp_entity_id))
     return name
 
 
 def _signed(element: etree._Element, keys: list, where: str, ids_checked: bool = False) -> None:
     if element.find("ds:Signature", NS) is None:
-        raise refuse(f"Signature absente : {where} doit être signée par le fournisseur d'identité.")
+        raise refuse(said("Signature absente : %(where)s doit être signée par le fournisseur "
+                          "d'identité.",
+                          where=where))
     try:
         verify_enveloped(element, keys, ids_checked=ids_checked)
     except SignatureRefused as exc:
-        raise refuse(f"Signature invalide sur {where} : elle n'est pas faite par une clé de l'émetteur "
-                     "publiée dans ses métadonnées, ou le message a été modifié.", str(exc)[:500]) from None
+        raise refuse(said("Signature invalide sur %(where)s : elle n'est pas faite par une clé de "
+                          "l'émetteur publiée dans ses métadonnées, ou le message a été modifié.",
+                          where=where), str(exc)[:500]) from None
 
 
 def _not_future(moment: datetime, now: datetime, expected: Expected, what: str) -> None:
     if moment > now + expected.skew:
-        raise refuse(f"{what} dans le futur ({moment:%Y-%m-%dT%H:%M:%SZ}) : horloge de l'émetteur décalée "
-                     "ou message forgé.")
+        raise refuse(said("%(what)s dans le futur (%(moment)s) : horloge de l'émetteur décalée ou "
+                          "message forgé.",
+                          what=what, moment=format(moment, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 def check_response(root: etree._Element, expected: Expected, keys: list, now: datetime) -> None:
     """The rules of the Response element itself, its signature and its status."""
     if root.tag != f"{{{SAMLP}}}Response":
-        raise refuse(f"Message inattendu : {etree.QName(root).localname} reçu là où une samlp:Response "
-                     "est attendue.")
+        raise refuse(said("Message inattendu : %(localname)s reçu là où une samlp:Response est "
+                          "attendue.",
+                          localname=etree.QName(root).localname))
     if root.get("Version") != "2.0":
-        raise refuse(f"Version SAML {root.get('Version')!r} refusée : seule la version 2.0 est acceptée.")
-    _issuer(root, expected, "la Response")
-    _signed(root, keys, "la Response")
+        raise refuse(said("Version SAML %(version)s refusée : seule la version 2.0 est acceptée.",
+                          version=repr(root.get("Version"))))
+    _issuer(root, expected, said("la Response"))
+    _signed(root, keys, said("la Response"))
     destination = root.get("Destination")
     if destination is None:
-        raise refuse("Destination absente : une Response signée envoyée par HTTP-POST doit porter l'attribut "
-                     "Destination (SAML Bindings §3.5.5.2, Profiles §4.1.4.3).")
+        raise refuse(said("Destination absente : une Response signée envoyée par HTTP-POST doit porter l'attribut "
+                          "Destination (SAML Bindings §3.5.5.2, Profiles §4.1.4.3)."))
     if destination != expected.acs_url:
-        raise refuse(f"Destination incorrecte : la Response est adressée à {destination[:200]!r}, pas à ce "
-                     f"service ({expected.acs_url}).")
+        raise refuse(said("Destination incorrecte : la Response est adressée à %(destination)s, "
+                          "pas à ce service (%(acs_url)s).",
+                          destination=repr(destination[:200]), acs_url=expected.acs_url))
     in_response_to = root.get("InResponseTo")
     if in_response_to != expected.request_id:
-        raise refuse("Réponse non sollicitée : InResponseTo de la Response "
-                     f"({(in_response_to or 'absent')[:100]!r}) ne correspond pas à la demande en cours "
-                     "(SAML Profiles §4.1.4.2).")
-    issued = instant(root.get("IssueInstant"), "IssueInstant de la Response")
-    _not_future(issued, now, expected, "IssueInstant de la Response")
+        raise refuse(said("Réponse non sollicitée : InResponseTo de la Response "
+                          "(%(in_response_to)s) ne correspond pas à la demande en cours (SAML "
+                          "Profiles §4.1.4.2).",
+                          in_response_to=repr((in_response_to or "absent")[:100])))
+    issued = instant(root.get("IssueInstant"), said("IssueInstant de la Response"))
+    _not_future(issued, now, expected, said("IssueInstant de la Response"))
     if issued < expected.requested_at - expected.skew:
-        raise refuse("IssueInstant de la Response antérieur à la demande d'authentification : "
-                     "ce n'est pas la réponse à cette demande.")
+        raise refuse(said("IssueInstant de la Response antérieur à la demande d'authentification : "
+                          "ce n'est pas la réponse à cette demande."))
     _status(root)
 
 
@@ -246,13 +268,15 @@ def _status(root: etree._Element) -> None:
     message = (root.findtext("samlp:Status/samlp:StatusMessage", default="", namespaces=NS) or "").strip()
     assertions = root.findall("saml:Assertion", NS) + root.findall("saml:EncryptedAssertion", NS)
     if assertions:
-        raise refuse(f"Statut d'erreur ({codes[0] if codes else '?'}) accompagné d'une assertion : "
-                     "une réponse en échec ne peut pas porter d'assertion.")
+        raise refuse(said("Statut d'erreur (%(status)s) accompagné d'une assertion : une réponse en"
+                          " échec ne peut pas porter d'assertion.",
+                          status=codes[0] if codes else "?"))
     specific = codes[-1] if codes else ""
-    kind, reason = _STATUS_KINDS.get(specific, (IdpStatus, "Le fournisseur d'identité a répondu par une erreur "
-                                                           f"({specific.removeprefix(STATUS_PREFIX) or '?'})."))
-    raise kind(reason + (f" Message : {message[:300]}" if message else ""), " / ".join(codes)[:500],
-               status=specific, message=message)
+    kind, reason = _STATUS_KINDS.get(specific, (IdpStatus, said(
+        "Le fournisseur d'identité a répondu par une erreur (%(status)s).",
+        status=specific.removeprefix(STATUS_PREFIX) or "?")))
+    raise kind(said("%(reason)s Message : %(message)s", reason=reason, message=message[:300]) if message else reason,
+               " / ".join(codes)[:500], status=specific, message=message)
 
 
 def decrypt_assertion(root: etree._Element, expected: Expected, decrypter: Decrypter | None) -> bool:
@@ -263,23 +287,27 @@ def decrypt_assertion(root: etree._Element, expected: Expected, decrypter: Decry
     encrypted = root.findall("saml:EncryptedAssertion", NS)
     if not encrypted:
         if expected.assertions_encrypted and root.find("saml:Assertion", NS) is not None:
-            raise refuse("Assertion en clair refusée : ce service exige des assertions chiffrées "
-                         "(EncryptedAssertion) pour la clé de chiffrement publiée dans ses métadonnées.")
+            raise refuse(said("Assertion en clair refusée : ce service exige des assertions chiffrées "
+                              "(EncryptedAssertion) pour la clé de chiffrement publiée dans ses métadonnées."))
         return False
     if decrypter is None:
-        raise refuse("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
-                     "accepte pas.")
+        raise refuse(said("Assertion chiffrée reçue : ce service n'a publié aucune clé de chiffrement et n'en "
+                          "accepte pas."))
     if len(encrypted) > 1 or root.find("saml:Assertion", NS) is not None:
-        raise refuse(f"{len(encrypted)} assertion(s) chiffrée(s) et {len(root.findall('saml:Assertion', NS))} en "
-                     "clair dans la Response : exactement une assertion est acceptée (SAML Profiles §4.1.4.2).")
+        raise refuse(said("%(n_encrypted)s assertion(s) chiffrée(s) et %(n_plain)s en clair dans la"
+                          " Response : exactement une assertion est acceptée (SAML Profiles "
+                          "§4.1.4.2).",
+                          n_encrypted=len(encrypted), n_plain=len(root.findall("saml:Assertion", NS))))
     plaintext = decrypter.decrypt(encrypted[0])  # or SamlRefused: algorithm refused, undecryptable
-    what = "contenu déchiffré de l'assertion"
-    assertion = _read(plaintext, what).getroot()  # hardened, no DOCTYPE, comment or processing instruction
+    # hardened, no DOCTYPE, comment or processing instruction
+    assertion = _read(plaintext, said("contenu déchiffré de l'assertion"),
+                      said("Contenu déchiffré de l'assertion")).getroot()
     if assertion.tag != _ASSERTION:
-        raise refuse(f"Assertion chiffrée refusée : son contenu déchiffré est un élément "
-                     f"{etree.QName(assertion).localname[:100]}, pas une saml:Assertion.")
+        raise refuse(said("Assertion chiffrée refusée : son contenu déchiffré est un élément "
+                          "%(localname)s, pas une saml:Assertion.",
+                          localname=etree.QName(assertion).localname[:100]))
     root.replace(encrypted[0], assertion)
-    _valid(root.getroottree(), "message SAML déchiffré")  # the assertion, now in its place
+    _valid(root.getroottree(), said("Message SAML déchiffré"))  # the assertion, now in its place
     return True
 
 
@@ -294,17 +322,20 @@ def the_assertion(root: etree._Element) -> etree._Element:
         else:
             encrypted = True
     if encrypted:
-        raise refuse("Assertion chiffrée imbriquée ou supplémentaire : seule une EncryptedAssertion enfant direct "
-                     "de la Response est déchiffrée, et l'assertion déchiffrée ne peut pas en contenir.")
+        raise refuse(said("Assertion chiffrée imbriquée ou supplémentaire : seule une EncryptedAssertion enfant "
+                          "direct de la Response est déchiffrée, et l'assertion déchiffrée ne peut pas en "
+                          "contenir."))
     direct = [element for element in everywhere if element.getparent() is root]
     if not everywhere:
-        raise refuse("Aucune assertion dans la Response.")
+        raise refuse(said("Aucune assertion dans la Response."))
     if len(everywhere) > 1 or len(direct) != 1:
-        raise refuse(f"{len(everywhere)} assertions dans le message : exactement une assertion, enfant direct "
-                     "de la Response, est acceptée (SAML Profiles §4.1.4.2).")
+        raise refuse(said("%(n_everywhere)s assertions dans le message : exactement une assertion,"
+                          " enfant direct de la Response, est acceptée (SAML Profiles §4.1.4.2).",
+                          n_everywhere=len(everywhere)))
     if signatures > 2:
-        raise refuse(f"{signatures} signatures dans le message : seules celles de la Response et de "
-                     "l'assertion sont admises.")
+        raise refuse(said("%(signatures)s signatures dans le message : seules celles de la "
+                          "Response et de l'assertion sont admises.",
+                          signatures=signatures))
     return direct[0]
 
 
@@ -313,14 +344,15 @@ def check_assertion(assertion: etree._Element, expected: Expected, keys: list, n
     """``ids_checked``: ``check_response`` verified the Response's signature
     on this same tree (and with it that its IDs are unique)."""
     if assertion.get("Version") != "2.0":
-        raise refuse(f"Version d'assertion {assertion.get('Version')!r} refusée : seule la version 2.0 est "
-                     "acceptée.")
-    issuer = _issuer(assertion, expected, "l'assertion")
-    _signed(assertion, keys, "l'assertion", ids_checked)
-    issued = instant(assertion.get("IssueInstant"), "IssueInstant de l'assertion")
-    _not_future(issued, now, expected, "IssueInstant de l'assertion")
+        raise refuse(said("Version d'assertion %(version)s refusée : seule la version 2.0 est "
+                          "acceptée.",
+                          version=repr(assertion.get("Version"))))
+    issuer = _issuer(assertion, expected, said("l'assertion"))
+    _signed(assertion, keys, said("l'assertion"), ids_checked)
+    issued = instant(assertion.get("IssueInstant"), said("IssueInstant de l'assertion"))
+    _not_future(issued, now, expected, said("IssueInstant de l'assertion"))
     if assertion.find("saml:Advice", NS) is not None:
-        raise refuse("Élément Advice refusé dans l'assertion : ce service n'en accepte pas.")
+        raise refuse(said("Élément Advice refusé dans l'assertion : ce service n'en accepte pas."))
     conditions_end = _conditions(assertion, expected, now)
     name_id, name_format = _name_id(assertion, expected)
     delivery_deadline = _subject_confirmations(assertion, expected, now)
@@ -339,62 +371,68 @@ def check_assertion(assertion: etree._Element, expected: Expected, keys: list, n
 def _name_id(assertion: etree._Element, expected: Expected) -> tuple[str, str]:
     subject = _one(assertion, "saml:Subject")
     if subject is None:
-        raise refuse("Sujet absent : l'assertion doit avoir un Subject (SAML Profiles §4.1.4.2).")
+        raise refuse(said("Sujet absent : l'assertion doit avoir un Subject (SAML Profiles §4.1.4.2)."))
     name_id = subject.find("saml:NameID", NS)
     if name_id is None:
         other = "EncryptedID" if subject.find("saml:EncryptedID", NS) is not None else \
             "BaseID" if subject.find("saml:BaseID", NS) is not None else None
-        raise refuse("NameID absent du sujet de l'assertion" + (f" ({other} n'est pas accepté)" if other else "")
-                     + " : la personne ne peut pas être identifiée.")
+        raise refuse(said("NameID absent du sujet de l'assertion (%(other)s n'est pas accepté) : la personne ne "
+                          "peut pas être identifiée.", other=other) if other else
+                     said("NameID absent du sujet de l'assertion : la personne ne peut pas être identifiée."))
     text = (name_id.text or "").strip()
     if not text:
-        raise refuse("NameID vide : la personne ne peut pas être identifiée.")
+        raise refuse(said("NameID vide : la personne ne peut pas être identifiée."))
     name_format = name_id.get("Format") or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
     if name_format not in expected.name_id_formats:
-        raise refuse(f"Format de NameID inattendu : {name_format[:150]!r} (acceptés : "
-                     f"{', '.join(sorted(expected.name_id_formats))}).")
+        raise refuse(said("Format de NameID inattendu : %(name_format)s (acceptés : %(accepted)s).",
+                          name_format=repr(name_format[:150]), accepted=", ".join(sorted(expected.name_id_formats))))
     if name_id.get("NameQualifier") not in (None, expected.idp_entity_id):
-        raise refuse(f"NameQualifier du NameID ({name_id.get('NameQualifier')[:150]!r}) n'est pas le "
-                     "fournisseur d'identité attendu.")
+        raise refuse(said("NameQualifier du NameID (%(qualifier)s) n'est pas le fournisseur "
+                          "d'identité attendu.",
+                          qualifier=repr(name_id.get("NameQualifier")[:150])))
     if name_id.get("SPNameQualifier") not in (None, expected.sp_entity_id):
-        raise refuse(f"SPNameQualifier du NameID ({name_id.get('SPNameQualifier')[:150]!r}) désigne un autre "
-                     "service : cet identifiant n'est pas destiné à ce service.")
+        raise refuse(said("SPNameQualifier du NameID (%(qualifier)s) désigne un autre service : cet "
+                          "identifiant n'est pas destiné à ce service.",
+                          qualifier=repr(name_id.get("SPNameQualifier")[:150])))
     return text, name_format
 
 
 def _subject_confirmations(assertion: etree._Element, expected: Expected, now: datetime) -> datetime:
     confirmations = assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
     if not confirmations:
-        raise refuse("Aucune SubjectConfirmation bearer dans l'assertion (SAML Profiles §4.1.4.2).")
+        raise refuse(said("Aucune SubjectConfirmation bearer dans l'assertion (SAML Profiles §4.1.4.2)."))
     deadlines = []
     for confirmation in confirmations:
         method = confirmation.get("Method", "")
         if method != BEARER:
-            raise refuse(f"Méthode de confirmation du sujet refusée : {method[:150]!r} ; seule la méthode "
-                         "bearer est acceptée par ce profil (SAML Profiles §4.1.4.2).")
+            raise refuse(said("Méthode de confirmation du sujet refusée : %(method)s ; seule la "
+                              "méthode bearer est acceptée par ce profil (SAML Profiles §4.1.4.2).",
+                              method=repr(method[:150])))
         data = confirmation.find("saml:SubjectConfirmationData", NS)
         if data is None:
-            raise refuse("SubjectConfirmationData absent de la confirmation bearer (SAML Profiles §4.1.4.2).")
+            raise refuse(said("SubjectConfirmationData absent de la confirmation bearer (SAML Profiles §4.1.4.2)."))
         if data.get("NotBefore") is not None:
-            raise refuse("SubjectConfirmationData porte NotBefore, interdit pour une confirmation bearer "
-                         "(SAML Profiles §4.1.4.2).")
+            raise refuse(said("SubjectConfirmationData porte NotBefore, interdit pour une confirmation bearer "
+                              "(SAML Profiles §4.1.4.2)."))
         if data.get("NotOnOrAfter") is None:
-            raise refuse("SubjectConfirmationData sans NotOnOrAfter : la fenêtre de remise de l'assertion doit "
-                         "être bornée (SAML Profiles §4.1.4.2).")
-        deadline = instant(data.get("NotOnOrAfter"), "NotOnOrAfter de SubjectConfirmationData")
+            raise refuse(said("SubjectConfirmationData sans NotOnOrAfter : la fenêtre de remise de l'assertion doit "
+                              "être bornée (SAML Profiles §4.1.4.2)."))
+        deadline = instant(data.get("NotOnOrAfter"), said("NotOnOrAfter de SubjectConfirmationData"))
         if now - expected.skew >= deadline:
-            raise refuse("L'assertion a expiré : le NotOnOrAfter de SubjectConfirmationData "
-                         f"({deadline:%Y-%m-%dT%H:%M:%SZ}) est passé.")
+            raise refuse(said("L'assertion a expiré : le NotOnOrAfter de SubjectConfirmationData "
+                              "(%(deadline)s) est passé.",
+                              deadline=format(deadline, "%Y-%m-%dT%H:%M:%SZ")))
         recipient = data.get("Recipient")
         if recipient is None:
-            raise refuse("SubjectConfirmationData sans Recipient (SAML Profiles §4.1.4.2).")
+            raise refuse(said("SubjectConfirmationData sans Recipient (SAML Profiles §4.1.4.2)."))
         if recipient != expected.acs_url:
-            raise refuse(f"Recipient incorrect : l'assertion est destinée à {recipient[:200]!r}, pas à ce "
-                         f"service ({expected.acs_url}).")
+            raise refuse(said("Recipient incorrect : l'assertion est destinée à %(recipient)s, pas"
+                              " à ce service (%(acs_url)s).",
+                              recipient=repr(recipient[:200]), acs_url=expected.acs_url))
         if data.get("InResponseTo") != expected.request_id:
-            raise refuse("InResponseTo de SubjectConfirmationData "
-                         f"({(data.get('InResponseTo') or 'absent')[:100]!r}) ne correspond pas à la demande "
-                         "en cours (SAML Profiles §4.1.4.2).")
+            raise refuse(said("InResponseTo de SubjectConfirmationData (%(in_response_to)s) ne correspond "
+                              "pas à la demande en cours (SAML Profiles §4.1.4.2).",
+                              in_response_to=repr((data.get("InResponseTo") or "absent")[:100])))
         deadlines.append(deadline)
     return min(deadlines)
 
@@ -402,39 +440,42 @@ def _subject_confirmations(assertion: etree._Element, expected: Expected, now: d
 def _conditions(assertion: etree._Element, expected: Expected, now: datetime) -> datetime | None:
     conditions = _one(assertion, "saml:Conditions")
     if conditions is None:
-        raise refuse("Conditions absentes de l'assertion : une restriction d'audience est exigée "
-                     "(SAML Profiles §4.1.4.2).")
+        raise refuse(said("Conditions absentes de l'assertion : une restriction d'audience est exigée "
+                          "(SAML Profiles §4.1.4.2)."))
     not_before = conditions.get("NotBefore")
-    if not_before is not None and instant(not_before, "NotBefore des Conditions") > now + expected.skew:
-        raise refuse("L'assertion n'est pas encore valide (NotBefore dans le futur).")
+    if not_before is not None and instant(not_before, said("NotBefore des Conditions")) > now + expected.skew:
+        raise refuse(said("L'assertion n'est pas encore valide (NotBefore dans le futur)."))
     end = None
     if conditions.get("NotOnOrAfter") is not None:
-        end = instant(conditions.get("NotOnOrAfter"), "NotOnOrAfter des Conditions")
+        end = instant(conditions.get("NotOnOrAfter"), said("NotOnOrAfter des Conditions"))
         if now - expected.skew >= end:
-            raise refuse(f"L'assertion a expiré (NotOnOrAfter des Conditions, {end:%Y-%m-%dT%H:%M:%SZ}, "
-                         "est passé).")
+            raise refuse(said("L'assertion a expiré (NotOnOrAfter des Conditions, %(end)s, est "
+                              "passé).",
+                              end=format(end, "%Y-%m-%dT%H:%M:%SZ")))
     restrictions = conditions.findall("saml:AudienceRestriction", NS)
     if not restrictions:
-        raise refuse("Aucune AudienceRestriction dans les Conditions : l'assertion doit nommer ce service "
-                     "(SAML Profiles §4.1.4.2).")
+        raise refuse(said("Aucune AudienceRestriction dans les Conditions : l'assertion doit nommer ce service "
+                          "(SAML Profiles §4.1.4.2)."))
     for restriction in restrictions:
         audiences = [(a.text or "").strip() for a in restriction.findall("saml:Audience", NS)]
         if expected.sp_entity_id not in audiences:
-            raise refuse(f"Audience incorrecte : une AudienceRestriction ({', '.join(a[:100] for a in audiences)}) "
-                         "ne nomme pas ce service ; toutes doivent le nommer (SAML Core §2.5.1.4).")
+            raise refuse(said("Audience incorrecte : une AudienceRestriction (%(audiences)s) ne nomme "
+                              "pas ce service ; toutes doivent le nommer (SAML Core §2.5.1.4).",
+                              audiences=", ".join(a[:100] for a in audiences)))
     for condition in conditions:
         if isinstance(condition.tag, str) and condition.tag not in _UNDERSTOOD_CONDITIONS:
             kind = condition.get(f"{{{XSI}}}type") or etree.QName(condition).localname
-            raise refuse(f"Condition inconnue dans l'assertion ({kind[:100]}) : sa validité ne peut pas être "
-                         "établie (SAML Core §2.5.1).")
+            raise refuse(said("Condition inconnue dans l'assertion (%(kind)s) : sa validité ne "
+                              "peut pas être établie (SAML Core §2.5.1).",
+                              kind=kind[:100]))
     return end
 
 
 def _authn_statement(assertion: etree._Element, expected: Expected, now: datetime) -> dict:
     statements = assertion.findall("saml:AuthnStatement", NS)
     if not statements:
-        raise refuse("Aucun AuthnStatement dans l'assertion : elle ne dit pas que la personne s'est "
-                     "authentifiée (SAML Profiles §4.1.4.2).")
+        raise refuse(said("Aucun AuthnStatement dans l'assertion : elle ne dit pas que la personne s'est "
+                          "authentifiée (SAML Profiles §4.1.4.2)."))
     statement = statements[0]
     authn_instant = instant(statement.get("AuthnInstant"), "AuthnInstant")
     _not_future(authn_instant, now, expected, "AuthnInstant")
@@ -443,8 +484,9 @@ def _authn_statement(assertion: etree._Element, expected: Expected, now: datetim
         if other.get("SessionNotOnOrAfter") is not None:
             end = instant(other.get("SessionNotOnOrAfter"), "SessionNotOnOrAfter")
             if now - expected.skew >= end:
-                raise refuse(f"La session du fournisseur d'identité a expiré (SessionNotOnOrAfter "
-                             f"{end:%Y-%m-%dT%H:%M:%SZ} est passé).")
+                raise refuse(said("La session du fournisseur d'identité a expiré "
+                                  "(SessionNotOnOrAfter %(end)s est passé).",
+                                  end=format(end, "%Y-%m-%dT%H:%M:%SZ")))
             if other is statement:
                 session_end = end
     ref = statement.findtext("saml:AuthnContext/saml:AuthnContextClassRef", namespaces=NS)
@@ -456,7 +498,7 @@ def _authn_statement(assertion: etree._Element, expected: Expected, now: datetim
 
 def _attributes(assertion: etree._Element, attribute_name: Callable[[str | None, str], str]) -> dict[str, list[str]]:
     if assertion.findall("saml:AttributeStatement/saml:EncryptedAttribute", NS):
-        raise refuse("Attribut chiffré reçu : ce service n'accepte pas d'EncryptedAttribute.")
+        raise refuse(said("Attribut chiffré reçu : ce service n'accepte pas d'EncryptedAttribute."))
     found: dict[str, list[str]] = {}
     for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
         name = attribute_name(attribute.get("NameFormat"), attribute.get("Name", ""))

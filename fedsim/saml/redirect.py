@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from saml2.xmldsig import SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
 
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 
 HASHES = {SIG_RSA_SHA256: hashes.SHA256, SIG_RSA_SHA384: hashes.SHA384, SIG_RSA_SHA512: hashes.SHA512}
 
@@ -34,11 +35,12 @@ def inflate(message_b64: str, limit: int = MAX_INFLATED) -> bytes:
         xml = inflater.decompress(data, limit)
         over = bool(inflater.unconsumed_tail) or bool(inflater.decompress(inflater.unconsumed_tail, 1))
     except (ValueError, zlib.error) as exc:
-        raise SamlRefused("Message SAML illisible (base64, DEFLATE ou XML invalide).",
+        raise SamlRefused(said("Message SAML illisible (base64, DEFLATE ou XML invalide)."),
                           f"{type(exc).__name__}: {exc}"[:500]) from None
     if over:
-        raise SamlRefused(f"Message SAML trop volumineux : une fois décompressé, il dépasse la limite de "
-                          f"{limit // 1024} Kio ({limit} octets).")
+        raise SamlRefused(said("Message SAML trop volumineux : une fois décompressé, il dépasse la"
+                               " limite de %(kib)s Kio (%(bytes)s octets).",
+                               kib=limit // 1024, bytes=limit))
     return xml
 
 
@@ -47,7 +49,8 @@ def _raw_params(raw_query: str) -> dict[str, str]:
     for part in raw_query.split("&"):
         name, _, value = part.partition("=")
         if name in params:
-            raise SamlRefused(f"Paramètre {name} répété dans l'URL : message refusé.")
+            raise SamlRefused(said("Paramètre %(name)s répété dans l'URL : message refusé.",
+                                   name=name))
         params[name] = value
     return params
 
@@ -78,12 +81,12 @@ def verify(raw_query: str, certificates_b64: list[str]) -> None:
     params = _raw_params(raw_query)
     kind = "SAMLRequest" if "SAMLRequest" in params else "SAMLResponse"
     if kind not in params:
-        raise SamlRefused("Aucun message SAML dans l'URL.")
+        raise SamlRefused(said("Aucun message SAML dans l'URL."))
     if "Signature" not in params or "SigAlg" not in params:
-        raise SamlRefused("Message SAML non signé : la signature est obligatoire.")
+        raise SamlRefused(said("Message SAML non signé : la signature est obligatoire."))
     algorithm = unquote_plus(params["SigAlg"])
     if algorithm not in HASHES:
-        raise SamlRefused("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé.", algorithm)
+        raise SamlRefused(said("Algorithme de signature refusé : RSA-SHA256 ou plus fort est exigé."), algorithm)
     signed = f"{kind}={params[kind]}"
     if "RelayState" in params:
         signed += f"&RelayState={params['RelayState']}"
@@ -91,7 +94,7 @@ def verify(raw_query: str, certificates_b64: list[str]) -> None:
     try:
         signature = base64.b64decode(unquote_plus(params["Signature"]), validate=True)
     except ValueError:
-        raise SamlRefused("Signature illisible (base64 invalide).") from None
+        raise SamlRefused(said("Signature illisible (base64 invalide).")) from None
     for cert_b64 in certificates_b64:
         key = _public_key("".join(cert_b64.split()))
         if not isinstance(key, rsa.RSAPublicKey):
@@ -101,5 +104,5 @@ def verify(raw_query: str, certificates_b64: list[str]) -> None:
         except InvalidSignature:
             continue
         return
-    raise SamlRefused("Signature absente ou invalide : le message n'est pas signé par une clé de l'émetteur "
-                      "publiée dans ses métadonnées, ou il a été modifié.")
+    raise SamlRefused(said("Signature absente ou invalide : le message n'est pas signé par une clé de l'émetteur "
+                           "publiée dans ses métadonnées, ou il a été modifié."))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from fedsim import clock, protocol_log
 from fedsim.saml import redirect
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 from fedsim.saml.state import SeenLogoutRequest
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ class LogoutService:
         except Exception:  # noqa: BLE001 - unknown entity in pysaml2's mdstore
             services = []
         if not services:
-            raise SamlRefused(f"Pas de service de déconnexion (SLO) pour {peer} dans les métadonnées.")
+            raise SamlRefused(said("Pas de service de déconnexion (SLO) pour %(peer)s dans les "
+                                   "métadonnées.",
+                                   peer=peer))
         return services[0]["location"]
 
     def _redirect(self, message, destination: str, relay_state: str, response: bool) -> str:
@@ -162,7 +165,7 @@ class LogoutService:
         args = redirect.parse(raw_query)
         kind = "request" if "SAMLRequest" in args else "response" if "SAMLResponse" in args else None
         if kind is None:
-            raise SamlRefused("Aucun message de déconnexion SAML reçu.")
+            raise SamlRefused(said("Aucun message de déconnexion SAML reçu."))
         try:
             xml = redirect.inflate(args["SAMLRequest" if kind == "request" else "SAMLResponse"]).decode("utf-8")
             parse = logout_request_from_string if kind == "request" else logout_response_from_string
@@ -170,23 +173,24 @@ class LogoutService:
         except SamlRefused:
             raise
         except Exception as exc:  # noqa: BLE001 - malformed input of any kind
-            raise SamlRefused("Message de déconnexion illisible.", f"{type(exc).__name__}: {exc}") from None
+            raise SamlRefused(said("Message de déconnexion illisible."), f"{type(exc).__name__}: {exc}") from None
         if message is None or message.issuer is None or not message.issuer.text:
-            raise SamlRefused("Message de déconnexion sans émetteur.")
+            raise SamlRefused(said("Message de déconnexion sans émetteur."))
         issuer = message.issuer.text.strip()
         try:
             certs = [cert for _, cert in self.entity.metadata.certs(issuer, "any", "signing")]
         except Exception:  # noqa: BLE001
             certs = []
         if not certs:
-            raise SamlRefused(f"Émetteur inconnu : {issuer[:200]} n'est pas dans les métadonnées.")
+            raise SamlRefused(said("Émetteur inconnu : %(issuer)s n'est pas dans les métadonnées.",
+                                   issuer=issuer[:200]))
         redirect.verify(raw_query, certs)
         expected = self.entity.config.endpoint("single_logout_service", BINDING_HTTP_REDIRECT,
                                                self.entity.entity_type)
         if message.destination and message.destination not in expected:
-            raise SamlRefused("Destination incorrecte : le message est adressé à une autre adresse.")
+            raise SamlRefused(said("Destination incorrecte : le message est adressé à une autre adresse."))
         if not message.id:
-            raise SamlRefused("Message de déconnexion sans identifiant (ID).")
+            raise SamlRefused(said("Message de déconnexion sans identifiant (ID)."))
         issued = self._fresh(message, kind)
         relay_state = args.get("RelayState", "")
         if kind == "request":
@@ -214,21 +218,22 @@ class LogoutService:
         now, skew = clock.now(), self.skew
         issued = _instant(message.issue_instant, "IssueInstant")
         if issued > now + skew:
-            raise SamlRefused("Message de déconnexion daté du futur (IssueInstant) : il est refusé.",
+            raise SamlRefused(said("Message de déconnexion daté du futur (IssueInstant) : il est refusé."),
                               f"IssueInstant {message.issue_instant}")
         if issued < now - self.max_age - skew:
-            raise SamlRefused(f"Message de déconnexion périmé : émis il y a plus de "
-                              f"{int(self.max_age.total_seconds() // 60)} minutes (IssueInstant).",
+            raise SamlRefused(said("Message de déconnexion périmé : émis il y a plus de %(minutes)s "
+                                   "minutes (IssueInstant).",
+                                   minutes=int(self.max_age.total_seconds() // 60)),
                               f"IssueInstant {message.issue_instant}")
         if kind == "request" and message.not_on_or_after:
             if _instant(message.not_on_or_after, "NotOnOrAfter") <= now - skew:
-                raise SamlRefused("Demande de déconnexion expirée (NotOnOrAfter dépassé).",
+                raise SamlRefused(said("Demande de déconnexion expirée (NotOnOrAfter dépassé)."),
                                   f"NotOnOrAfter {message.not_on_or_after}")
         return issued
 
     def _remember(self, db: Session, issuer: str, request_id: str, issued: datetime) -> None:
         if db.get(SeenLogoutRequest, (issuer, request_id)) is not None:
-            raise SamlRefused("Demande de déconnexion rejouée : ce message a déjà été reçu.",
+            raise SamlRefused(said("Demande de déconnexion rejouée : ce message a déjà été reçu."),
                               f"LogoutRequest {request_id[:200]} de {issuer[:200]}")
         db.add(SeenLogoutRequest(issuer=issuer, request_id=request_id, seen_at=clock.naive_utc_now(),
                                  expires_at=(issued + self.max_age + self.skew).replace(tzinfo=None)))
@@ -290,7 +295,10 @@ def _instant(text: str | None, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat((text or "").strip())
     except ValueError:
-        raise SamlRefused(f"Message de déconnexion sans {name} valide.", f"{name} {text!r}"[:200]) from None
+        raise SamlRefused(said("Message de déconnexion sans %(name)s valide.",
+                               name=name), f"{name} {text!r}"[:200]) from None
     if moment.tzinfo is None:
-        raise SamlRefused(f"Message de déconnexion : {name} sans fuseau horaire (UTC « Z » attendu).")
+        raise SamlRefused(said("Message de déconnexion : %(name)s sans fuseau horaire (UTC « Z » "
+                               "attendu).",
+                               name=name))
     return moment

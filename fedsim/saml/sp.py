@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from fedsim import clock, protocol_log
 from fedsim.saml import build, encryption, profile
 from fedsim.saml.errors import SamlRefused
+from fedsim.saml.texts import said
 from fedsim.saml.state import OutstandingRequest, SeenAssertion
 from fedsim.saml.xmlsec_backend import certificate_key
 
@@ -133,8 +134,9 @@ class ServiceProvider:
         services = self.client.metadata.single_sign_on_service(self.idp_entity_id, BINDING_HTTP_REDIRECT)
         location = next((service.get("location") for service in services or [] if service.get("location")), None)
         if not location:
-            raise SamlRefused(f"Fournisseur d'identité inconnu : aucun service SSO HTTP-Redirect pour "
-                              f"{self.idp_entity_id} dans les métadonnées.")
+            raise SamlRefused(said("Fournisseur d'identité inconnu : aucun service SSO "
+                                   "HTTP-Redirect pour %(idp_entity_id)s dans les métadonnées.",
+                                   idp_entity_id=self.idp_entity_id))
         return location
 
     def _pysaml2_request(self, relay_state: str, authn_contexts: tuple[str, ...], comparison: str,
@@ -185,10 +187,10 @@ class ServiceProvider:
     def _accept(self, db: Session, saml_response: str | None, relay_state: str | None,
                 browser_relay_states: list[str], check: Callable[[SamlLogin], object] | None) -> SamlLogin:
         if not saml_response:
-            raise SamlRefused("Aucune réponse SAML reçue (paramètre SAMLResponse absent).")
+            raise SamlRefused(said("Aucune réponse SAML reçue (paramètre SAMLResponse absent)."))
         pending = self._pending(db, relay_state)
         if relay_state not in browser_relay_states:
-            raise SamlRefused("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur.")
+            raise SamlRefused(said("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur."))
         checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
                                         self._idp_keys(), self._attribute_name, decrypter=self.decrypter)
         login = SamlLogin(
@@ -200,8 +202,9 @@ class ServiceProvider:
         if check is not None:
             try:
                 check(login)
-            except ValueError as exc:
-                raise SamlRefused(str(exc)) from None
+            except ValueError as exc:  # its text as given: a said() one stays translatable
+                raise SamlRefused(exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str)
+                                  else str(exc)) from None
         self._record(db, pending, checked)
         return login
 
@@ -221,8 +224,9 @@ class ServiceProvider:
         except Exception:  # noqa: BLE001 - pysaml2's mdstore raises KeyError and others for an unknown entity
             certificates = []
         if not certificates:
-            raise SamlRefused(f"Émetteur inconnu : aucune clé de signature pour {self.idp_entity_id} dans les "
-                              "métadonnées.")
+            raise SamlRefused(said("Émetteur inconnu : aucune clé de signature pour "
+                                   "%(idp_entity_id)s dans les métadonnées.",
+                                   idp_entity_id=self.idp_entity_id))
         return [certificate_key(cert) for cert in certificates]
 
     def _attribute_name(self, name_format: str | None, name: str) -> str:
@@ -236,7 +240,7 @@ class ServiceProvider:
         request is claimed with a conditional UPDATE, so that of several
         concurrent posts exactly one wins; the replay cache's primary key
         stops the same assertion under another request."""
-        replayed = SamlRefused("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé.",
+        replayed = SamlRefused(said("Assertion rejouée : cet identifiant d'assertion a déjà été utilisé."),
                                f"assertion {checked.assertion_id}")
         now = clock.naive_utc_now()
         try:  # two statements and a commit, no ORM unit of work: this is on every login's path
@@ -244,7 +248,7 @@ class ServiceProvider:
             claimed = connection.execute(_CLAIM, {"request": pending.request_id, "at": now}).rowcount
             if claimed != 1:
                 db.rollback()
-                raise SamlRefused("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée).")
+                raise SamlRefused(said("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée)."))
             # An assertion ID seen before: the primary key refuses it, and the claim is rolled back.
             connection.execute(_REMEMBER, {"assertion_id": checked.assertion_id, "issuer": checked.issuer,
                                            "seen_at": now})
@@ -254,18 +258,18 @@ class ServiceProvider:
             raise replayed from None
         except OperationalError as exc:  # e.g. SQLite busy past its timeout: nothing was written
             db.rollback()
-            raise SamlRefused("Base de données occupée : la réponse n'a pas pu être enregistrée ; "
-                              "recommencez la connexion.", str(exc)[:300]) from None
+            raise SamlRefused(said("Base de données occupée : la réponse n'a pas pu être enregistrée ; "
+                                   "recommencez la connexion."), str(exc)[:300]) from None
 
     def _pending(self, db: Session, relay_state: str | None) -> Row:
         """The outstanding request (a row of its table) that ``relay_state`` names."""
         if not relay_state:
-            raise SamlRefused("Réponse non sollicitée : RelayState absent.")
+            raise SamlRefused(said("Réponse non sollicitée : RelayState absent."))
         pending = db.connection().execute(_BY_RELAY_STATE, {"relay": relay_state}).first()
         if pending is None:
-            raise SamlRefused("RelayState inconnu : aucune connexion en cours ne porte cet identifiant.")
+            raise SamlRefused(said("RelayState inconnu : aucune connexion en cours ne porte cet identifiant."))
         if pending.answered_at is not None:
-            raise SamlRefused("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée).")
+            raise SamlRefused(said("Cette demande de connexion a déjà reçu sa réponse (réponse rejouée)."))
         if pending.expires_at < clock.naive_utc_now():
-            raise SamlRefused("La demande de connexion a expiré ; recommencez la connexion.")
+            raise SamlRefused(said("La demande de connexion a expiré ; recommencez la connexion."))
         return pending

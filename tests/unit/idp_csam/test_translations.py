@@ -1,6 +1,8 @@
 """CSAM's catalogues are complete (issue 13): every message of the sources
-(templates and Python, re-extracted here with pybabel's own extractor) is in
-each .po file, translated, not fuzzy; the placeholders of each translation
+(templates and Python, re-extracted here with pybabel's own extractor; the
+sources are idp_csam and the reasons of SAML refusals that fedsim/saml marks
+with ``said(...)``, shown translated on CSAM's error page) is in each .po
+file, translated, not fuzzy; the placeholders of each translation
 match its msgid's; the compiled .mo files are those of the .po files
 (tests/flows/test_csam_i18n.py checks byte equality).
 
@@ -26,6 +28,7 @@ from jinja2 import nodes
 from fedsim.web import HTTP_ERRORS
 
 PACKAGE = Path(__file__).resolve().parents[3] / "idp_csam"
+SAML_LIBRARY = PACKAGE.parent / "fedsim" / "saml"  # its refusal reasons, marked with said() (fedsim/saml/texts.py)
 TRANSLATIONS = PACKAGE / "translations"
 LANGS = ("nl", "de", "en")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
@@ -42,9 +45,10 @@ def _method_map() -> tuple[list, dict]:
 def source_ids() -> set:
     method_map, options = _method_map()
     catalog = Catalog()
-    for filename, lineno, message, comments, context in extract_from_dir(
-            str(PACKAGE), method_map, options, keywords=KEYWORDS):
-        catalog.add(message, None, [(filename, lineno)])
+    for directory, keywords in ((PACKAGE, KEYWORDS), (SAML_LIBRARY, {"said": None})):
+        for filename, lineno, message, comments, context in extract_from_dir(
+                str(directory), method_map, options, keywords=keywords):
+            catalog.add(message, None, [(filename, lineno)])
     return {m.id for m in catalog if m.id}
 
 
@@ -58,6 +62,9 @@ def test_sources_have_messages(source_ids: set) -> None:
     assert "Tapez votre numéro de téléphone." in source_ids               # Python, lazy
     assert ("Code itsme erroné. Il vous reste %(num)d essai.",
             "Code itsme erroné. Il vous reste %(num)d essais.") in source_ids  # a plural
+    assert "Service inconnu : %(issuer)s n'est pas enregistré auprès de ce fournisseur d'identité " \
+           "(aucune métadonnée SAML ne le décrit)." in source_ids  # fedsim/saml, said()
+    assert "la Response" in source_ids  # a fragment said() inserts in a reason
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -202,3 +209,38 @@ def test_the_http_error_texts_of_every_app_are_csam_messages(source_ids: set) ->
     texts = {text for pair in HTTP_ERRORS.values() for text in pair}
     assert {404, 405, 400, 403, 409, 410, 413, 429, 500, 502} <= set(HTTP_ERRORS)
     assert sorted(texts - source_ids) == []
+
+
+# -- reasons of SAML refusals (fedsim/saml) --------------------------------------
+
+REFUSALS = {"SamlRefused", "IdpStatus", "AuthnContextUnavailable", "PassiveUnavailable", "NameIdPolicyRefused",
+            "NoCommonAlgorithm", "refuse", "_refuse"}
+
+
+def unmarked_reasons(source: str) -> list[tuple[int, str]]:
+    """Reasons of refusals written as text (a literal, an f-string, a sum)
+    instead of ``said(...)``: they would escape the extraction and be shown
+    in French at CSAM whatever the person's language."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _call_name(node) in REFUSALS and node.args:
+            reason = node.args[0]
+            if isinstance(reason, (ast.Constant, ast.JoinedStr, ast.BinOp)):
+                found.append((node.lineno, ast.unparse(reason)[:90]))
+    return found
+
+
+def test_the_reason_finder_sees_a_text_and_not_a_marked_one() -> None:
+    source = ('raise SamlRefused("Message illisible.")\n'
+              'raise refuse(f"Émetteur {name} inconnu.")\n'
+              'raise SamlRefused(said("Émetteur %(name)s inconnu.", name=name), f"detail {x}")\n'
+              'raise SamlRefused(explain(cause).reason, text)\n')
+    assert [line for line, _text in unmarked_reasons(source)] == [1, 2]
+
+
+def test_every_saml_refusal_reason_is_marked_for_translation() -> None:
+    """Write a refusal's reason ``said("… %(name)s …", name=value)`` (fedsim/saml/texts.py),
+    then extract, update and translate (see idp_csam/i18n.py)."""
+    found = [(path.name, line, text) for path in sorted(SAML_LIBRARY.glob("*.py"))
+             for line, text in unmarked_reasons(path.read_text(encoding="utf-8"))]
+    assert found == []
