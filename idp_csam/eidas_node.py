@@ -208,8 +208,8 @@ def _profile_refusal(info: AuthnRequestInfo, eidas: EidasRequest) -> tuple[str, 
 @bp.route("/authentification", methods=["GET", "POST"])
 def authenticate():
     if request.method == "POST":  # what was typed first: a too long field is a 400 naming it
-        action = form_value("action", "Action", fields.ACTION_MAX)
-        chosen = form_value("persona", "Personne", fields.PERSONA_MAX)
+        action = form_value("action", _("Action"), fields.ACTION_MAX)
+        chosen = form_value("persona", _("Personne"), fields.PERSONA_MAX)
     node = _node()
     db = Database.session()
     state = session.get("eidas_node") or {}
