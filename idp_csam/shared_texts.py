@@ -51,4 +51,8 @@ HTTP_ERRORS = (
     N_("Hôte refusé"),
     N_("Adresse invalide"),
     N_("Formulaire invalide"),
+    N_("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir FEDSIM_TRUSTED_HOSTS)."),
+    N_("Adresse refusée : l'URL contient un octet non ASCII non encodé."),
+    N_("Adresse refusée : l'URL contient un caractère nul (%00)."),
+    N_("Formulaire refusé : un champ contient un caractère nul."),
 )

@@ -160,3 +160,16 @@ def test_a_description_given_at_the_raise_is_kept(federation: Federation) -> Non
     with federation.apps["monespace"].test_request_context("/"):
         assert http_error_texts(NotFound()) == (
             "Page introuvable", "Aucune page ne se trouve à cette adresse : vérifiez-la, ou repartez de l'accueil.")
+
+
+def test_the_web_layers_own_refusals_in_the_pages_language(federation: Federation) -> None:
+    """Refused before any view (an untrusted Host, a NUL in a form): CSAM
+    says why in the person's language; the other apps in French."""
+    client = federation.apps["idp_csam"].test_client()
+    client.get("/?lang=nl")  # the language cookie
+    host = client.get("/?lang=nl", headers={"Host": "evil.example"})  # no cookie for another host
+    assert host.status_code == 400 and "Host-header niet herkend" in host.get_data(as_text=True)
+    form = client.post("/bel/agent/connexion", data={"username": "a\x00b", "password": "x"})
+    assert form.status_code == 400 and "een veld bevat een nulteken" in form.get_data(as_text=True)
+    french = federation.apps["monespace"].test_client().get("/", headers={"Host": "evil.example"})
+    assert "en-tête Host non reconnu" in french.get_data(as_text=True)
