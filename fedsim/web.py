@@ -24,14 +24,6 @@ log = logging.getLogger(__name__)
 shared = Blueprint("fedsim", __name__, template_folder="templates")
 
 
-# What the web layer's own early refusals say (CSAM translates them: marked
-# for its catalogues in idp_csam/shared_texts.py). No placeholders: shown as written.
-HOST_REFUSED = "Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir FEDSIM_TRUSTED_HOSTS)."
-NOT_ASCII = "Adresse refusée : l'URL contient un octet non ASCII non encodé."
-NUL_IN_ADDRESS = "Adresse refusée : l'URL contient un caractère nul (%00)."
-NUL_IN_FORM = "Formulaire refusé : un champ contient un caractère nul."
-
-
 class UserError(HTTPException):
     """Bad input from the person or their browser: shown as a 4xx page."""
     code = 400
@@ -237,19 +229,20 @@ def configure_limits(app: Flask) -> None:
         serve, nor for a query string that is not ASCII."""
         if not is_trusted_host(app.config["FEDSIM_TRUSTED_HOSTS"]):
             log.warning("%s: untrusted Host header refused: %r", app.name, request.environ.get("HTTP_HOST"))
-            raise UserError(translated(HOST_REFUSED), title=translated("Hôte refusé"))
+            raise UserError(translated("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir "
+                                       "FEDSIM_TRUSTED_HOSTS)."), title=translated("Hôte refusé"))
         if not request.query_string.isascii():  # browsers percent-encode; raw bytes would fail to decode
             request.query_string = b""  # the error page (its language, its links) must not read it
-            raise UserError(translated(NOT_ASCII), title=translated("Adresse invalide"))
+            raise UserError(translated("Adresse refusée : l'URL contient un octet non ASCII non encodé."), title=translated("Adresse invalide"))
         # A NUL character is never meaningful in a page's address or a form
         # field, and PostgreSQL refuses it in a string (a 500, on SQLite a
         # stored oddity): refused before any view reads it.
         if "\x00" in request.path or b"%00" in request.query_string:
             request.query_string = b""
-            raise UserError(translated(NUL_IN_ADDRESS), title=translated("Adresse invalide"))
+            raise UserError(translated("Adresse refusée : l'URL contient un caractère nul (%00)."), title=translated("Adresse invalide"))
         if request.method == "POST" and request.mimetype in FORM_TYPES and any(
                 "\x00" in value for value in request.form.values()):
-            raise UserError(translated(NUL_IN_FORM), title=translated("Formulaire invalide"))
+            raise UserError(translated("Formulaire refusé : un champ contient un caractère nul."), title=translated("Formulaire invalide"))
 
     app.before_request_funcs.setdefault(None, []).insert(0, _trusted_host_first)
 

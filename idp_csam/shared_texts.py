@@ -21,6 +21,14 @@ ERROR_PAGE = (
     N_("Le contenu envoyé dépasse la limite de %(kib)d Kio (%(bytes)d octets) : il n'a pas été lu."),
     N_("Erreur interne"),
     N_("Une erreur inattendue s'est produite ; elle a été journalisée. Recommencez l'opération."),
+    # the titles fedsim.web's own refusals give (before any view: host, address, form)
+    N_("Hôte refusé"),
+    N_("Adresse invalide"),
+    N_("Formulaire invalide"),
+    N_("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir FEDSIM_TRUSTED_HOSTS)."),
+    N_("Adresse refusée : l'URL contient un octet non ASCII non encodé."),
+    N_("Adresse refusée : l'URL contient un caractère nul (%00)."),
+    N_("Formulaire refusé : un champ contient un caractère nul."),
 )
 
 # fedsim.web.HTTP_ERRORS: the titles and texts of Werkzeug's own HTTP errors
@@ -47,12 +55,4 @@ HTTP_ERRORS = (
     N_("Un service dont cette page dépend a mal répondu. Réessayez dans un instant."),
     N_("Service indisponible"),
     N_("Le service est momentanément indisponible. Réessayez dans un instant."),
-    # the titles fedsim.web's own refusals give (before any view: host, address, form)
-    N_("Hôte refusé"),
-    N_("Adresse invalide"),
-    N_("Formulaire invalide"),
-    N_("Ce serveur ne répond pas pour cet hôte (en-tête Host non reconnu ; voir FEDSIM_TRUSTED_HOSTS)."),
-    N_("Adresse refusée : l'URL contient un octet non ASCII non encodé."),
-    N_("Adresse refusée : l'URL contient un caractère nul (%00)."),
-    N_("Formulaire refusé : un champ contient un caractère nul."),
 )
