@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
-from fedsim import attempts, clock
-from fedsim.passwords import check_password_hash, dummy_hash, generate_password_hash, needs_rehash
+from fedsim import attempts
+from fedsim.passwords import generate_password_hash
 from fedsim.personas import Persona
 from idp_csam.i18n import N_, gettext
 from idp_csam.models import BelAgent, Citizen
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+PASSWORD = attempts.LockedPassword(BelAgent.password_hash, BelAgent.failed_logins, BelAgent.locked_until,
+                                   MAX_FAILURES, LOCKOUT)
 SESSION_KEY = "bel_agent"  # the logged-in agent's username, in the server-side session
 REFUSAL = N_("Nom d'utilisateur ou mot de passe d'agent incorrect. Après %(max)d essais erronés, "
              "l'accès de l'agent est bloqué pendant %(minutes)d minutes.")
@@ -58,24 +59,9 @@ def seed(db: Session, people: tuple[Persona, ...]) -> None:
 def verify(db: Session, username: str, password: str) -> BelAgent:
     """The agent behind a right username + password, else AgentRefused."""
     agent = db.get(BelAgent, (username or "").strip())
-    if agent is None:
-        check_password_hash(dummy_hash(), password or "")
+    key = BelAgent.username == agent.username if agent is not None else None
+    if not PASSWORD.check(db, key, agent.password_hash if agent else None, password):
         raise AgentRefused()
-    now = clock.naive_utc_now()
-    key = BelAgent.username == agent.username
-    db.execute(update(BelAgent).where(key, BelAgent.locked_until <= now)
-               .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
-    locks = case((BelAgent.failed_logins + 1 >= MAX_FAILURES, now + LOCKOUT), else_=BelAgent.locked_until)
-    if not attempts.claim(db, BelAgent.failed_logins, MAX_FAILURES, key, locked_until=locks):
-        check_password_hash(dummy_hash(), password or "")
-        raise AgentRefused()
-    db.refresh(agent)
-    if not check_password_hash(agent.password_hash, password or ""):
-        raise AgentRefused()
-    upgraded = {"password_hash": generate_password_hash(password)} if needs_rehash(agent.password_hash) else {}
-    db.execute(update(BelAgent).where(key).values(failed_logins=0, locked_until=None, **upgraded)
-               .execution_options(synchronize_session=False))
-    db.commit()
     db.refresh(agent)
     return agent
 

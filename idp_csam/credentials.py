@@ -6,15 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, case, select, update
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from fedsim import attempts, clock
+from fedsim import attempts
 from fedsim.passwords import (
-    check_password_hash,
-    dummy_hash,
     generate_password_hash,
-    needs_rehash,
 )
 from fedsim.personas import Persona
 from idp_csam.i18n import gettext as _
@@ -66,28 +63,17 @@ class Credentials:
         of ``max_failures`` tries in the database (``fedsim.attempts``); the
         claim that uses the last one locks the account for ``lockout``.
         """
-        refused = PasswordRefused(self.refusal)
         account = db.get(CsamAccount, (username or "").strip())
-        if account is None:
-            check_password_hash(dummy_hash(), password or "")
-            raise refused
-        now = clock.naive_utc_now()
-        key = CsamAccount.username == account.username
-        db.execute(update(CsamAccount).where(key, CsamAccount.locked_until <= now)
-                   .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
-        locks = case((CsamAccount.failed_logins + 1 >= self.max_failures, now + self.lockout),
-                     else_=CsamAccount.locked_until)
-        if not attempts.claim(db, CsamAccount.failed_logins, self.max_failures, key, locked_until=locks):
-            check_password_hash(dummy_hash(), password or "")
-            raise refused
-        if not check_password_hash(account.password_hash, password or ""):
-            raise refused
-        upgraded = {"password_hash": generate_password_hash(password)} if needs_rehash(account.password_hash) else {}
-        db.execute(update(CsamAccount).where(key).values(failed_logins=0, locked_until=None, **upgraded)
-                   .execution_options(synchronize_session=False))
-        db.commit()
+        key = CsamAccount.username == account.username if account is not None else None
+        if not self._password.check(db, key, account.password_hash if account else None, password):
+            raise PasswordRefused(self.refusal)
         db.refresh(account)
         return db.get(Citizen, account.nrn)
+
+    @property
+    def _password(self) -> attempts.LockedPassword:
+        return attempts.LockedPassword(CsamAccount.password_hash, CsamAccount.failed_logins,
+                                       CsamAccount.locked_until, self.max_failures, self.lockout)
 
     @property
     def refusal(self) -> str:

@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import render_template
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedsim import attempts, clock
 from fedsim.mail import Mailer
 from fedsim.passwords import (
-    check_password_hash,
-    dummy_hash,
     generate_password_hash,
-    needs_rehash,
 )
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
@@ -35,6 +32,8 @@ from monespace.models import Account, ActivationLink, Document, Dossier, Notific
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+PASSWORD = attempts.LockedPassword(Account.cerbere_password_hash, Account.failed_logins, Account.locked_until,
+                                   MAX_FAILED_LOGINS, LOCKOUT)
 # The one answer to every refused Cerbère password login: unknown username,
 # wrong password or locked account alike (the lockout is announced to all).
 REFUSAL = (f"Nom d'utilisateur ou mot de passe incorrect. Après {MAX_FAILED_LOGINS} essais infructueux, "
@@ -220,24 +219,10 @@ class AccountService:
         one of MAX_FAILED_LOGINS tries in the database (``fedsim.attempts``);
         the claim that uses the last one locks the account for LOCKOUT."""
         account = db.scalars(select(Account).where(Account.cerbere_username == (username or "").strip())).first()
-        if account is None or not account.is_active or account.cerbere_password_hash is None:
-            check_password_hash(dummy_hash(), password or "")
+        usable = account is not None and account.is_active
+        key = Account.id == account.id if usable else None
+        if not PASSWORD.check(db, key, account.cerbere_password_hash if usable else None, password):
             raise LoginRefused(REFUSAL)
-        now = clock.naive_utc_now()
-        key = Account.id == account.id
-        db.execute(update(Account).where(key, Account.locked_until <= now)
-                   .values(failed_logins=0, locked_until=None).execution_options(synchronize_session=False))
-        locks = case((Account.failed_logins + 1 >= MAX_FAILED_LOGINS, now + LOCKOUT), else_=Account.locked_until)
-        if not attempts.claim(db, Account.failed_logins, MAX_FAILED_LOGINS, key, locked_until=locks):
-            check_password_hash(dummy_hash(), password or "")
-            raise LoginRefused(REFUSAL)
-        if not check_password_hash(account.cerbere_password_hash, password or ""):
-            raise LoginRefused(REFUSAL)
-        upgraded = ({"cerbere_password_hash": generate_password_hash(password)}
-                    if needs_rehash(account.cerbere_password_hash) else {})  # made at an older cost
-        db.execute(update(Account).where(key).values(failed_logins=0, locked_until=None, **upgraded)
-                   .execution_options(synchronize_session=False))
-        db.commit()
         db.refresh(account)
         return account
 

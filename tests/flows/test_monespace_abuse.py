@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from test_bad_input import csrf, log_into_monespace, pin_page
 from werkzeug.test import Client, TestResponse
 
+from fedsim import attempts
 from fedsim.db import Database
 from fedsim.personas import Persona, by_id
 from fedsim_harness.scenario.browser import Browser
 from fedsim_harness.stack import Federation
-from monespace import accounts
 from monespace.accounts import MAX_FAILED_LOGINS, REFUSAL, AccountService, LoginRefused
 from monespace.models import Account, ActivationLink
 
@@ -114,7 +114,7 @@ def test_thirty_wrong_cerbere_passwords_at_once_check_five_and_lock(federation: 
         AccountService.set_password(db, jean, "Un-mot-de-passe-solide")
         real_hash = jean.cerbere_password_hash
     checked, lock = [], threading.Lock()
-    check = accounts.check_password_hash
+    check = attempts.check_password_hash  # where Cerbère's check happens (fedsim.attempts.LockedPassword)
 
     def counting(stored: str, password: str) -> bool:
         if stored == real_hash:
@@ -122,7 +122,7 @@ def test_thirty_wrong_cerbere_passwords_at_once_check_five_and_lock(federation: 
                 checked.append(password)
         return check(stored, password)
 
-    monkeypatch.setattr(accounts, "check_password_hash", counting)
+    monkeypatch.setattr(attempts, "check_password_hash", counting)
 
     def guess(_: int) -> str:
         with app.app_context(), Database.factory(app)() as db:
