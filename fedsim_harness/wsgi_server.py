@@ -21,6 +21,7 @@ their master does."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import multiprocessing
 import os
@@ -196,7 +197,20 @@ class GunicornApp(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:  # in each worker, after the fork
-        return build(self.spec)
+        app = build(self.spec)
+        freeze_startup_objects()
+        return app
+
+
+def freeze_startup_objects() -> None:
+    """What a worker built at start (the app, its metadata, templates, keys,
+    imported modules) lives as long as the worker: moved out of the cyclic
+    collector's sight (``gc.freeze``), so that a full collection, which
+    otherwise walks those hundreds of thousands of objects every few hundred
+    requests, walks only what requests made. Objects are still freed by
+    reference counting; only cycles among the frozen ones would stay."""
+    gc.collect()
+    gc.freeze()
 
 
 def _die_with_parent() -> None:

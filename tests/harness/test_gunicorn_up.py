@@ -30,7 +30,8 @@ from fedsim_harness.serve import (
     settings_on_free_ports,
 )
 from fedsim_harness.stack import APP_NAMES
-from fedsim_harness.wsgi_server import ServerOptions, children, pid_file
+from fedsim_harness import wsgi_server
+from fedsim_harness.wsgi_server import AppSpec, GunicornApp, ServerOptions, children, pid_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,35 @@ def test_options_come_from_the_command_line_then_the_environment_then_the_defaul
     for bad in ({"FEDSIM_WORKERS": "0"}, {"FEDSIM_THREADS": "many"}, {"FEDSIM_SERVER": "uwsgi"}):
         with pytest.raises(ValueError, match="FEDSIM_"):
             ServerOptions.production(environ=bad)
+
+
+def test_a_worker_freezes_what_it_built_at_start_out_of_the_cyclic_collector(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    import gc
+
+    from flask import Flask
+
+    built = []
+
+    def build(spec: AppSpec) -> Flask:
+        app = Flask(spec.name)
+        app.extensions["cycle"] = {"app": app}  # a cycle: only the cyclic collector would free it
+        built.append(app)
+        return app
+
+    monkeypatch.setattr(wsgi_server, "build", build)
+    spec = AppSpec("monespace", settings_on_free_ports(tmp_path), 5990, 5991, ServerOptions("gunicorn", 1, 1, False), {})
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        app = GunicornApp(spec).load()
+        assert app is built[0]
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the app and everything imported before it, not a handful
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # a full collection leaves them where they are
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture(scope="module")
