@@ -129,8 +129,12 @@ def error_page(title: str, message: str, status: int, detail: str = "") -> tuple
 
 
 def post_form(form: PostForm) -> str:
-    """Auto-submitting page for the SAML HTTP-POST binding."""
-    return render_template("fedsim/post_form.html", form=form)
+    """Auto-submitting page for the SAML HTTP-POST binding: a small page of
+    its own (not the app's layout), rendered without the app's context
+    processors, which it does not use; its script carries the response's
+    CSP nonce."""
+    template = current_app.jinja_env.get_template("fedsim/post_form.html")  # cached by Jinja
+    return template.render(form=form, csp_nonce=csp_nonce())
 
 
 def configure_errors(app: Flask) -> None:
