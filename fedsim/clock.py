@@ -88,7 +88,10 @@ def _offset() -> timedelta:
 
 def now() -> datetime:
     """Aware UTC now, shifted by the configured offset."""
-    return datetime.now(timezone.utc) + _offset()
+    current = datetime.now(timezone.utc)
+    if "FEDSIM_CLOCK_OFFSET" not in os.environ and not _shared.get():
+        return current  # no shift (the usual case): spare building a zero timedelta
+    return current + _offset()
 
 
 def naive_utc_now() -> datetime:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import json.encoder
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g, has_request_context, session
 
 logger = logging.getLogger("fedsim.protocol")
+_encode_string = json.encoder.encode_basestring  # what json.dumps(text, ensure_ascii=False) returns
 
 HEADER = "X-Correlation-Id"
 NO_REQUEST = "-"  # the correlation id outside a request (tools, tests)
@@ -62,11 +64,20 @@ def log_step(event: str, *, message_id: str, issuer: str, destination: str, bind
     LogoutRequest, LogoutResponse), ``outcome`` (accepted, refused, issued,
     sent, received); ``reason`` says precisely why a message was refused.
     Refusals are warnings, the rest info."""
+    level = logging.WARNING if outcome == "refused" else logging.INFO
+    if not logger.isEnabledFor(level):
+        return  # what logger.log would do: nobody (no handler, no subscriber) gets it
     fields = {"event": event, "outcome": outcome, "correlation_id": correlation_id(),
               "message_id": message_id or "", "issuer": issuer or "", "destination": destination or "",
               "binding": binding_name(binding or ""), "reason": (reason or "")[:800]}
-    line = " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in fields.items())
-    logger.log(logging.WARNING if outcome == "refused" else logging.INFO, line, extra={"protocol": fields})
+    line = " ".join(f"{key}={_quoted(value)}" for key, value in fields.items())
+    logger.log(level, line, extra={"protocol": fields})
+
+
+def _quoted(value: object) -> str:
+    """``json.dumps(value, ensure_ascii=False)``; for a string (every field),
+    the encoder's own string function without building an encoder."""
+    return _encode_string(value) if type(value) is str else json.dumps(value, ensure_ascii=False)
 
 
 def refusal(reason: str, detail: str = "") -> str:

@@ -231,9 +231,18 @@ def redirect_query(message: etree._Element, relay_state: str, key: RSAPrivateKey
     ``SAMLRequest=…&RelayState=…&SigAlg=…`` as sent."""
     deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     deflated = deflater.compress(etree.tostring(message, encoding="UTF-8")) + deflater.flush()
-    query = f"{kind}={quote_plus(base64.b64encode(deflated).decode('ascii'))}"
+    query = f"{kind}={quote_base64(base64.b64encode(deflated).decode('ascii'))}"
     if relay_state:
         query += f"&RelayState={quote_plus(relay_state)}"
-    query += f"&SigAlg={quote_plus(RSA_SHA256)}"
+    query += f"&SigAlg={_SIG_ALG}"
     signature = key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-    return query + f"&Signature={quote_plus(base64.b64encode(signature).decode('ascii'))}"
+    return query + f"&Signature={quote_base64(base64.b64encode(signature).decode('ascii'))}"
+
+
+_SIG_ALG = quote_plus(RSA_SHA256)
+
+
+def quote_base64(text: str) -> str:
+    """``quote_plus`` of base64 text (letters, digits, ``+``, ``/``, ``=``):
+    the same upper-case escapes, without quoting character by character."""
+    return text.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")

@@ -111,3 +111,31 @@ def test_peek_never_parses_and_bounds_what_it_reads() -> None:
         == ("_r1", "https://i")
     assert protocol_log.peek(b"\xff\x00 not xml") == ("", "")
     assert protocol_log.peek(None) == ("", "")
+
+
+def test_a_line_quotes_every_value_as_json_does(caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    odd = 'a "quoted" \\ é\n\t\x00\u2028 😀'
+    with caplog.at_level(logging.INFO, logger="fedsim.protocol"):
+        protocol_log.log_step("Response", message_id=odd, issuer="https://idp", destination="",
+                              binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", outcome="issued",
+                              reason=odd)
+    record = lines(caplog)[-1]
+    assert record.getMessage() == " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}"
+                                           for key, value in record.protocol.items())
+    assert record.protocol["message_id"] == odd and record.protocol["binding"] == "HTTP-POST"
+
+
+def test_a_step_below_the_loggers_level_reaches_nobody(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[logging.LogRecord] = []
+    with caplog.at_level(logging.WARNING, logger="fedsim.protocol"):
+        protocol_log.log_step("Response", message_id="_1", issuer="i", destination="d", binding="b",
+                              outcome="issued")
+        assert not lines(caplog)
+        unsubscribe = protocol_log.subscribe(seen.append)  # a subscriber: info lines are kept again
+        try:
+            protocol_log.log_step("Response", message_id="_2", issuer="i", destination="d", binding="b",
+                                  outcome="issued")
+        finally:
+            unsubscribe()
+    assert [r.protocol["message_id"] for r in seen] == ["_2"]

@@ -206,3 +206,27 @@ def test_other_entities_get_what_pysaml2_gave(settings, idp_name, sp_name, ident
     assert shape(new) == shape(old)
     assert len(new.findall(".//saml:Attribute", NS)) == len(identity)
     schema.validate_tree(new.getroottree())
+
+
+# -- URL-encoding base64 (HTTP-Redirect): exactly quote_plus / unquote_plus --------------------
+
+
+def test_base64_is_url_encoded_and_decoded_exactly_as_quote_plus_does() -> None:
+    import base64
+    import random
+    from urllib.parse import quote_plus, unquote_plus
+
+    from fedsim.saml.build import quote_base64
+    from fedsim.saml.redirect import unquote_base64
+
+    randomness = random.Random(7)
+    for size in list(range(0, 70)) + [500, 3000]:
+        text = base64.b64encode(randomness.randbytes(size)).decode("ascii")
+        encoded = quote_base64(text)
+        assert encoded == quote_plus(text)
+        assert unquote_base64(encoded) == unquote_plus(encoded) == text
+        lower = encoded.replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d")
+        assert unquote_base64(lower) == text
+    # anything else is unquote_plus's: other escapes, malformed ones, +, non-ASCII
+    for odd in ("a+b", "%2", "%2%3D", "%252B", "%%3D", "%C3%A9", "%zz", "é%3D", "urn%3Aoasis", "%3D%", ""):
+        assert unquote_base64(odd) == unquote_plus(odd), odd
