@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, MetaData, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -259,8 +259,45 @@ class Database:
         if session is not None:
             session.rollback()
 
+    @staticmethod
+    def commit_with_response(db: Session) -> bool:
+        """Instead of committing ``db`` now, leave its writes so far to be
+        committed once with the server-side session's row, when the response
+        is saved and before it leaves (``fedsim.sessions``: one transaction,
+        one commit, where there were two). True when that is so: ``db`` is
+        the current request's session in an app whose sessions do it; False
+        (outside a request, another session, another app): commit now.
+        A view writes nothing after it that should not be committed; a failed
+        commit is the request's error (no answer leaves); teardown commits
+        what is still left (a response whose session was never saved)."""
+        if not has_app_context() or not current_app.extensions.get(COMMITS_WITH_RESPONSE) \
+                or g.get("db_session") is not db:
+            return False
+        db.info[COMMIT_LEFT] = True
+        return True
+
+    @staticmethod
+    def left_to_commit() -> Session | None:
+        """The current request's session if writes were left to commit with
+        the response (``commit_with_response``); no longer marked: whoever
+        takes it commits it."""
+        session = g.get("db_session")
+        if session is not None and session.info.pop(COMMIT_LEFT, False):
+            return session
+        return None
+
+
+# An app's extension set by the session interface that commits what views
+# leave to it (fedsim.sessions.init_app), and the mark on a session.
+COMMITS_WITH_RESPONSE = "fedsim.db.commits_with_response"
+COMMIT_LEFT = "fedsim.db.commit_left"
+
 
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        try:
+            if session.info.pop(COMMIT_LEFT, False):
+                session.commit()  # what a view left to the response's commit, which did not happen
+        finally:
+            session.close()

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedsim import clock, protocol_log
+from fedsim.db import Database
 from fedsim.saml import authn_request, build, encryption, redirect, release
 from fedsim.saml.build import saml_instant  # noqa: F401 - part of this module's interface
 from fedsim.saml.errors import SamlRefused
@@ -185,8 +186,9 @@ class IdentityProvider:
         except Exception:  # noqa: BLE001 - pysaml2's mdstore: KeyError and others for a vanished entity
             services = []
         config = self.server.config
+        now = clock.now()  # one instant: the one checked against is the one recorded as received
         request = authn_request.read(root, issuer=issuer, receivers=self._receivers, acs_services=services,
-                                     now=clock.now(), skew=timedelta(seconds=config.accepted_time_diff or 0))
+                                     now=now, skew=timedelta(seconds=config.accepted_time_diff or 0))
         name_id_format, name_id_refusal = self._name_id_policy(request.name_id_policy, issuer)
         return AuthnRequestInfo(
             request_id=request.request_id, sp_entity_id=issuer, acs_url=request.acs_url,
@@ -194,7 +196,7 @@ class IdentityProvider:
             requested_contexts=request.requested_contexts, comparison=request.comparison,
             force_authn=request.force_authn, is_passive=request.is_passive,
             name_id_format=name_id_format, name_id_refusal=name_id_refusal,
-            received_at=clock.now().isoformat(),
+            received_at=now.isoformat(),
             accept_until=request.accept_until.isoformat() if request.accept_until else "",
         )
 
@@ -320,8 +322,11 @@ class IdentityProvider:
         return {attribute["name"] for kind in ("required", "optional") for attribute in wanted.get(kind) or []}
 
     def mark_answered(self, db: Session, key: str) -> None:
+        """The kept request has had its answer: committed now, or with the
+        server-side session's row before the response leaves (one commit
+        for both; ``Database.commit_with_response``)."""
         marked = db.connection().execute(_ANSWERED, {"pending": key, "at": clock.naive_utc_now()}).rowcount
-        if marked:
+        if marked and not Database.commit_with_response(db):
             db.commit()
 
     # -- answering -----------------------------------------------------------

@@ -344,3 +344,104 @@ def test_secret_key_is_the_session_key_unless_configured(tmp_path: Path) -> None
     configured.config["SECRET_KEY"] = "from-config"
     keys.init_app(configured, ("pairwise",))
     assert configured.config["SECRET_KEY"] == "from-config"
+
+
+# -- the stored text: exactly Flask's TaggedJSONSerializer ------------------------------------
+
+
+SESSION_VALUES = [
+    {},
+    {"a": "é", "n": 1, "f": 1.5, "b": True, "none": None, "list": [1, "x", {"k": ["v"]}]},
+    {"cerbere_sps": [{"sp": "https://sp/metadata", "name_id": "abc", "session_index": "_1"}],
+     "csam": {"authn_instant": "2026-01-01T00:00:00+00:00"}, "_fresh": False, "z": {"y": {}}},
+    {"tuple": (1, 2)}, {"bytes": b"\x00\xff"}, {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)},
+    {"escaped": {" t": [1]}}, {"escaped": {" di": {"x": 1}}}, {"nested": [{" m": "<b>"}]},
+    {"spaced": " leading space", "quote": 'say " hi'}, {"markup": __import__("markupsafe").Markup("<i>x</i>")},
+    {"uuid": __import__("uuid").UUID(int=5)}, {1: "int key"},
+]
+
+
+@pytest.mark.parametrize("value", SESSION_VALUES, ids=range(len(SESSION_VALUES)))
+def test_the_stored_text_is_flasks_tagged_json_and_reads_back_the_same(app: Flask, value: dict) -> None:
+    with app.app_context():
+        text = sessions.serialise(value)
+        assert text == sessions.SERIALIZER.dumps(value)
+        assert sessions.deserialise(text) == sessions.SERIALIZER.loads(text)
+        assert type(sessions.deserialise(text)) is type(sessions.SERIALIZER.loads(text))
+
+
+def test_tagged_values_take_flasks_path() -> None:
+    assert sessions._plain({"a": [1, "b", {"c": None}]})
+    for tagged in ({"a": (1,)}, {"a": b"x"}, {" t": 1}, {"a": [{" d": 1}]}, {1: "x"},
+                   {"a": __import__("markupsafe").Markup("x")}):
+        assert not sessions._plain(tagged), tagged
+
+
+# -- a view's writes committed with the session's row (Database.commit_with_response) -------
+
+
+def _pending_keys(app: Flask) -> list[str]:
+    with Database.factory(app)() as db:
+        return list(db.scalars(select(PendingAuthn.key)))
+
+
+def _leave_a_write(app: Flask, *, then_session: bool = True, then_fail: bool = False) -> None:
+    @app.post("/leave")
+    def leave():  # noqa: ANN202
+        db = Database.session()
+        now = clock.naive_utc_now()
+        db.connection().execute(PendingAuthn.__table__.insert(), {"key": "k1", "payload": "{}",
+                                                                   "expires_at": now, "answered_at": now})
+        assert Database.commit_with_response(db)
+        assert _pending_keys(app) == []  # not committed yet
+        if then_session:
+            session["answered"] = "k1"
+        if then_fail:
+            raise RuntimeError("the view fails after its write")
+        return "ok"
+
+
+def test_a_write_left_to_the_response_is_committed_with_the_session_row(app: Flask) -> None:
+    _leave_a_write(app)
+    client = app.test_client()
+    assert client.post("/leave").status_code == 200
+    assert _pending_keys(app) == ["k1"]
+    assert [r.id_hash for r in rows(app)] == [hashlib.sha256(cookie(client).encode()).hexdigest()]
+
+
+def test_a_write_left_to_the_response_is_committed_without_a_session_change(app: Flask) -> None:
+    _leave_a_write(app, then_session=False)
+    client = app.test_client()
+    assert client.post("/leave").status_code == 200 and set_cookies(client.post("/read")) == []
+    assert _pending_keys(app) == ["k1"] and rows(app) == []
+
+
+def test_a_write_left_to_the_response_is_committed_even_when_the_view_then_fails(app: Flask) -> None:
+    # as when the view committed it at once: the failure comes after it
+    _leave_a_write(app, then_fail=True)
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(RuntimeError):
+        app.test_client().post("/leave")
+    assert _pending_keys(app) == ["k1"]
+
+
+def test_outside_a_request_or_for_another_session_the_caller_commits_now(app: Flask) -> None:
+    with Database.factory(app)() as db:
+        assert not Database.commit_with_response(db)
+    with app.test_request_context("/"), Database.factory(app)() as other:
+        Database.session()
+        assert not Database.commit_with_response(other)
+
+
+def test_the_session_row_failing_rolls_the_left_write_back(app: Flask, monkeypatch) -> None:
+    # fail closed: no response leaves, and nothing of the request is half kept
+    _leave_a_write(app)
+
+    def broken(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(SessionStore, "create", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(RuntimeError, match="database gone"):
+        app.test_client().post("/leave")
+    assert _pending_keys(app) == [] and rows(app) == []
