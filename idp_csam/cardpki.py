@@ -20,8 +20,9 @@ certificate.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -69,6 +70,19 @@ def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
+
+
+# Parsed once per content: certificates and CRLs are immutable, and the
+# same bytes always parse to the same object (a file written again with
+# other bytes is parsed again).
+@lru_cache(maxsize=512)
+def _certificate(data: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(data)
+
+
+@lru_cache(maxsize=16)
+def _crl(data: bytes) -> x509.CertificateRevocationList:
+    return x509.load_pem_x509_crl(data)
 
 
 def _ca_name(common_name: str) -> x509.Name:
@@ -162,7 +176,7 @@ class CardPki:
         return self.directory / name
 
     def _ca(self, name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        return (x509.load_pem_x509_certificate(self._path(f"{name}.crt").read_bytes()),
+        return (_certificate(self._path(f"{name}.crt").read_bytes()),
                 _read_key(self._path(f"{name}.key")))
 
     def ensure_authorities(self) -> None:
@@ -182,7 +196,7 @@ class CardPki:
 
     @property
     def root(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self._path("root-ca.crt").read_bytes())
+        return _certificate(self._path("root-ca.crt").read_bytes())
 
     def ensure_card(self, number: str, given_name: str, surname: str, national_number: str, *,
                     expired: bool = False, follow: bool = False, reissue: bool = False) -> x509.Certificate:
@@ -193,7 +207,7 @@ class CardPki:
         ``reissue``, it is issued again anyway (a card taken off the CRL)."""
         cert_file, key_file = self._path(f"card-{number}.crt"), self._path(f"card-{number}.key")
         if cert_file.is_file() and key_file.is_file():
-            cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            cert = _certificate(cert_file.read_bytes())
             is_expired = clock.now() > cert.not_valid_after_utc
             if not reissue and not (follow and is_expired != expired):
                 return cert
@@ -212,12 +226,19 @@ class CardPki:
     def verifier(self) -> CardVerifier:
         return CardVerifier(self.root)
 
-    def chip(self, number: str) -> Chip | None:
-        cert_file = self._path(f"card-{number}.crt")
-        if not cert_file.is_file():
+    def card_certificate(self, number: str) -> x509.Certificate | None:
+        """The certificate on the card's chip, as it is on disk now (None: no chip)."""
+        try:
+            return _certificate(self._path(f"card-{number}.crt").read_bytes())
+        except FileNotFoundError:
             return None
-        return Chip(self._path(f"card-{number}.key"), x509.load_pem_x509_certificate(cert_file.read_bytes()),
-                    x509.load_pem_x509_certificate(self._path("citizen-ca.crt").read_bytes()))
+
+    def chip(self, number: str) -> Chip | None:
+        certificate = self.card_certificate(number)
+        if certificate is None:
+            return None
+        return Chip(self._path(f"card-{number}.key"), certificate,
+                    _certificate(self._path("citizen-ca.crt").read_bytes()))
 
     def publish_crl(self, revoked: list[tuple[int, datetime]]) -> x509.CertificateRevocationList:
         ca, ca_key = self._ca("citizen-ca")
@@ -227,7 +248,10 @@ class CardPki:
 
     def crl(self) -> x509.CertificateRevocationList | None:
         path = self._path("citizen-ca.crl")
-        return x509.load_pem_x509_crl(path.read_bytes()) if path.is_file() else None
+        try:
+            return _crl(path.read_bytes())
+        except FileNotFoundError:
+            return None
 
 
 # -- CSAM's side: verifying a card -----------------------------------------------------
@@ -247,12 +271,34 @@ def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
         return None
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, what: str) -> None:
+def _der(item: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return item.public_bytes(serialization.Encoding.DER)
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, what: str,
+               verified: set[tuple[bytes, bytes]]) -> None:
+    """``issuer`` signed ``cert`` (and is named its issuer). ``verified``
+    remembers the pairs of certificates (exact DER bytes) already checked:
+    a signature over the same bytes does not change. A refusal is never
+    remembered; dates and revocation are not part of this check."""
+    pair = (_der(cert), _der(issuer))
+    if pair in verified:
+        return
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature) as exc:
         raise CertificateRefused("chain", _("Le certificat de la carte eID n'a pas été émis par une autorité "
                                             "belge reconnue (%(what)s).", what=_(what))) from exc
+    _remember(verified, pair)
+
+
+VERIFIED_MAX = 4096  # pairs remembered per verifier; past it, forgotten all at once
+
+
+def _remember(verified: set[tuple[bytes, bytes]], pair: tuple[bytes, bytes]) -> None:
+    if len(verified) >= VERIFIED_MAX:
+        verified.clear()
+    verified.add(pair)
 
 
 def _format_date(when: datetime) -> str:
@@ -261,8 +307,13 @@ def _format_date(when: datetime) -> str:
 
 @dataclass(frozen=True)
 class CardVerifier:
-    """Trusts ``root`` only; ``crl`` is the citizen CA's current list."""
+    """Trusts ``root`` only; ``crl`` is the citizen CA's current list.
+
+    Signatures already verified over the same bytes (the chain's
+    certificates, a CRL by its CA) are remembered per verifier; the CA rules,
+    every date and the card's revocation are checked at each login."""
     root: x509.Certificate
+    _verified: set[tuple[bytes, bytes]] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def verify(self, certificate: x509.Certificate, ca_certificate: x509.Certificate, challenge: bytes,
                signature: bytes, crl: x509.CertificateRevocationList | None) -> str:
@@ -282,9 +333,9 @@ class CardVerifier:
     def verify_chain(self, certificate: x509.Certificate, ca_certificate: x509.Certificate,
                      crl: x509.CertificateRevocationList | None, *, now: datetime) -> None:
         # the anchor, then the citizen CA, then the card: signatures and CA rules
-        _issued_by(self.root, self.root, N_("racine"))
-        _issued_by(ca_certificate, self.root, N_("autorité des citoyens"))
-        _issued_by(certificate, ca_certificate, N_("carte"))
+        _issued_by(self.root, self.root, N_("racine"), self._verified)
+        _issued_by(ca_certificate, self.root, N_("autorité des citoyens"), self._verified)
+        _issued_by(certificate, ca_certificate, N_("carte"), self._verified)
         for ca in (self.root, ca_certificate):
             constraints, usage = _basic_constraints(ca), _key_usage(ca)
             if constraints is None or not constraints.ca or (usage is not None and not usage.key_cert_sign):
@@ -306,8 +357,7 @@ class CardVerifier:
         if now < certificate.not_valid_before_utc:
             raise CertificateRefused("not-yet-valid", _("Le certificat de votre carte eID n'est pas encore valide."))
         # revocation: the CRL must come from the citizen CA
-        if crl is None or crl.issuer != ca_certificate.subject or not crl.is_signature_valid(
-                ca_certificate.public_key()):
+        if crl is None or crl.issuer != ca_certificate.subject or not self._crl_signed(crl, ca_certificate):
             raise CertificateRefused("crl", _("La liste de révocation des cartes eID est indisponible : "
                                               "réessayez plus tard."))
         if crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None:
@@ -315,6 +365,16 @@ class CardVerifier:
                 "revoked", _("Le certificat de votre carte eID a été révoqué : cette carte ne permet plus de "
                              "s'identifier. Adressez-vous à votre commune."))
         national_number(certificate)
+
+    def _crl_signed(self, crl: x509.CertificateRevocationList, ca_certificate: x509.Certificate) -> bool:
+        """The CA signed this CRL (a valid signature over the same bytes is remembered)."""
+        pair = (_der(crl), _der(ca_certificate))
+        if pair in self._verified:
+            return True
+        if not crl.is_signature_valid(ca_certificate.public_key()):
+            return False
+        _remember(self._verified, pair)
+        return True
 
 
 def national_number(certificate: x509.Certificate) -> str:

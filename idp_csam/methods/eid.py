@@ -74,18 +74,20 @@ def _verifier() -> CardVerifier:
 def _card_choices(form: PinForm | PukForm) -> list[str]:
     """Fill the reader's list; returns the numbers of the cards that can sign in
     (not blocked, not revoked, certificate not expired), in list order."""
-    cards = _reader().cards(Database.session())
-    form.card.choices = [SelectChoice(c.number, f"{c.holder.given_name} {c.holder.surname} — "
-                                      + gettext("carte %(number)s", number=c.number)) for c in cards]
-    return [c.number for c in cards if _usable(c)]
+    cards = _reader().listing(Database.session())
+    label = gettext("carte %(number)s")  # translated once, filled for each card (as gettext(…, number=…))
+    form.card.choices = [SelectChoice(c.number, f"{c.given_name} {c.surname} — " + label % {"number": c.number})
+                         for c in cards]
+    now = clock.now()
+    return [c.number for c in cards if _usable(c, now)]
 
 
-def _usable(card) -> bool:
-    if card.is_blocked or card.revoked_at is not None:
+def _usable(card, now: datetime) -> bool:
+    if card.blocked_at is not None or card.revoked_at is not None:
         return False
     pki = _reader().pki
-    chip = pki.chip(card.number) if pki is not None else None
-    return chip is None or chip.certificate.not_valid_after_utc >= clock.now()
+    certificate = pki.card_certificate(card.number) if pki is not None else None
+    return certificate is None or certificate.not_valid_after_utc >= now
 
 
 def _software_missing() -> bool:
