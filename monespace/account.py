@@ -75,9 +75,9 @@ def create():
     if who is None:
         return redirect(url_for("auth.login"))
     db = Database.session()
-    existing = AccountService.by_nrn(db, who.nrn)
-    if existing is not None:  # also the second of two posts of the form
-        return redirect(url_for("portal.dashboard" if existing.is_active else "account.pending"))
+    status = AccountService.status_by_nrn(db, who.nrn)
+    if status is not None:  # also the second of two posts of the form
+        return redirect(url_for("portal.dashboard" if status == "active" else "account.pending"))
     form = CreateForm(data=None if request.method == "POST" else
                       {"email": who.email, "email_confirm": who.email, "language": who.language})
     if form.validate_on_submit():

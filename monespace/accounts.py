@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import render_template
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,10 @@ PASSWORD_CHOICE_OVER = ("Ce lien d'activation ne permet plus de choisir le mot d
                         "déjà été choisi, ou le délai pour le faire est dépassé. Pour le choisir ou le changer, "
                         "connectez-vous avec « Me connecter » puis ouvrez « Mon identifiant Cerbère ».")
 EXPIRED_LINK = "Ce lien a expiré. Demandez un nouvel e-mail d'activation avec « Renvoyer l'e-mail »."
+
+
+_STATUS_BY_NRN = select(Account.status).where(Account.nrn == bindparam("nrn"))
+_USERNAME_TAKEN = select(Account.id).where(Account.cerbere_username == bindparam("username"))
 
 
 class LoginRefused(Exception):
@@ -82,6 +86,12 @@ class AccountService:
     @staticmethod
     def by_nrn(db: Session, nrn: str) -> Account | None:
         return db.scalars(select(Account).where(Account.nrn == nrn)).first()
+
+    @staticmethod
+    def status_by_nrn(db: Session, nrn: str) -> str | None:
+        """The status ("pending", "active") of the person's account, None
+        without one: one Core SELECT, for pages that only route on it."""
+        return db.connection().execute(_STATUS_BY_NRN, {"nrn": nrn}).scalar()
 
     def create_pending(self, db: Session, who: UpstreamIdentity, email: str, language: str) -> Account:
         """The person's account, pending and mailed its links; or the account
@@ -310,7 +320,7 @@ class AccountService:
     def _new_username(db: Session, account: Account) -> str:
         base = (_ascii(account.given_name)[:1] + _ascii(account.surname))[:20] or "citoyen"
         candidate, n = base, 1
-        while db.scalars(select(Account).where(Account.cerbere_username == candidate)).first():
+        while db.connection().execute(_USERNAME_TAKEN, {"username": candidate}).first() is not None:
             n += 1
             candidate = f"{base}{n}"
         return candidate

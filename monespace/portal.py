@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
@@ -36,9 +44,9 @@ def _here() -> str:
     return request.full_path.rstrip("?")
 
 
-def gate() -> tuple[Account | None, Response | None]:
-    """The logged-in account in a chosen context, or where to go first."""
-    account = who_is.current_account(Database.session())
+def _in_context(account: Account | who_is.Viewer | None) -> tuple[Account | who_is.Viewer | None,
+                                                                   Response | None]:
+    """``account`` in a chosen context, or where to go first."""
     if account is None:
         return None, redirect(url_for("auth.login", next=_here()))
     if who_is.context(account) is None:
@@ -46,17 +54,28 @@ def gate() -> tuple[Account | None, Response | None]:
     return account, None
 
 
+def gate() -> tuple[Account | None, Response | None]:
+    """The logged-in account in a chosen context, or where to go first."""
+    return _in_context(who_is.current_account(Database.session()))
+
+
+def viewer_gate() -> tuple[who_is.Viewer | None, Response | None]:
+    """``gate`` for pages that only show who is logged in: the account read
+    with one Core SELECT, no ORM object."""
+    return _in_context(who_is.current_viewer(Database.session()))
+
+
 @bp.get("/")
 def home():
     """G01; a person already logged in is told so, with the way to their dashboard."""
     return render_template("monespace/home.html", expired=session.pop("expired", False),
-                           account=who_is.current_account(Database.session()))
+                           account=who_is.current_viewer(Database.session()))
 
 
 @bp.route("/contexte", methods=["GET", "POST"])
 def choose_context():
     """G10: a person with several contexts says in which one they work."""
-    account = who_is.current_account(Database.session())
+    account = who_is.current_viewer(Database.session())
     if account is None:
         return redirect(url_for("auth.login", next=_here()))
     next_url = who_is.safe_next(request.values.get("next"))
@@ -83,7 +102,7 @@ def dashboard():
 
 @bp.get("/demarches/")
 def demarches():
-    account, elsewhere = gate()
+    account, elsewhere = viewer_gate()
     if elsewhere:
         return elsewhere
     registry = _registry()
@@ -107,7 +126,7 @@ def demarches():
 
 @bp.get("/demarches/<code>")
 def demarche_details(code: str):
-    account, elsewhere = gate()
+    account, elsewhere = viewer_gate()
     if elsewhere:
         return elsewhere
     demarche = _registry().get(code)
@@ -123,11 +142,11 @@ def start_demarche():
     demarche = registry.get(code)
     if demarche is None:
         raise UserError(f"La démarche « {code[:40]} » n'existe pas.", code=404, title="Démarche inconnue")
-    account, elsewhere = gate()
+    account, elsewhere = viewer_gate()
     if elsewhere:
         return elsewhere
     db = Database.session()
-    db.add(Dossier(account=account, title=demarche.title, demarche_code=demarche.code,
+    db.add(Dossier(account_id=account.id, title=demarche.title, demarche_code=demarche.code,
                    created_at=clock.naive_utc_now()))
     db.commit()
     session["demarche"] = demarche.code

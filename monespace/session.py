@@ -15,6 +15,7 @@ next logout still ends them. Every login gives the session a new id;
 logout and the idle timeout end it (``monespace.logout``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import session
@@ -22,7 +23,6 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from fedsim import clock, sessions, web
-
 from monespace.identity import UpstreamIdentity
 from monespace.models import Account
 
@@ -53,6 +53,27 @@ def current_account_row(db: Session) -> Row | None:
     return db.connection().execute(_ACTIVE_ACCOUNT, {"id": account_id}).first() if account_id else None
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """What a page that only shows who is logged in reads of the account
+    (the layout's name and contexts): no ORM object."""
+    id: int
+    given_name: str
+    surname: str
+    contexts: list[str]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.surname}"
+
+
+def current_viewer(db: Session) -> Viewer | None:
+    """The logged-in person's active account as a ``Viewer``; None as
+    ``current_account`` would be."""
+    row = current_account_row(db)
+    return None if row is None else Viewer(row.id, row.given_name, row.surname, row.contexts)
+
+
 PERSON_KEYS = ("account_id", "upstream", "context", "seen", "demarche", "may_set_password", "after_password",
                "expired")
 SEEN_EVERY = timedelta(minutes=1)  # "seen" is kept to the minute: no session write on every request
@@ -79,7 +100,7 @@ def safe_next(url: str | None, default: str = "/tableau-de-bord") -> str:
     return web.safe_next(url, default)
 
 
-def context(account: Account | Row) -> str | None:
+def context(account: Account | Row | Viewer) -> str | None:
     """The context the person works in; None while they must still choose (G10)."""
     chosen = session.get("context")
     if chosen in account.contexts:
@@ -90,7 +111,7 @@ def context(account: Account | Row) -> str | None:
     return None
 
 
-def choose_context(account: Account, chosen: str) -> bool:
+def choose_context(account: Account | Viewer, chosen: str) -> bool:
     if chosen not in account.contexts:
         return False
     session["context"] = chosen
