@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadHost, HTTPException, RequestEntityTooLarge
 
-from fedsim import protocol_log
+from fedsim import links, protocol_log
 from fedsim.mail import MailNotSent
 from fedsim.saml.errors import SamlRefused
 from fedsim.saml.idp import PostForm
@@ -180,11 +180,13 @@ def configure_errors(app: Flask) -> None:
 
 
 def configure_shared(app: Flask, *, layout: str) -> None:
-    """Register the shared templates and tell them which layout to extend;
+    """Register the shared templates and tell them which layout to extend
+    (their ``url_for`` remembers the links it built: fedsim.links);
     error pages, limits, trusted hosts, security headers, the correlation
     id of protocol log lines (``X-Correlation-Id``)."""
     app.register_blueprint(shared)
     app.jinja_env.globals["layout"] = layout
+    links.install(app)  # the templates' url_for, remembered per app
     configure_errors(app)
     configure_limits(app)
     configure_security_headers(app)

@@ -15,7 +15,7 @@ from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml
 from fedsim.web import configure_shared
 from idp_csam import bel, config, i18n, itsme_op, login, oidc, sso
-from idp_csam import eidas_node, links, quick_login
+from idp_csam import eidas_node, quick_login
 from idp_csam.credentials import Credentials
 from idp_csam.methods import all_methods, app_code, email_code
 from idp_csam.cardpki import CardPki
@@ -40,7 +40,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)  # nl/fr/de/en, the cookie banner and /aide (G02)
     configure_shared(app, layout="idp_csam/layout.html")
-    links.install(app)  # the templates' url_for, remembered per app
     configure_saml(app, settings)
     configure_people(app)
     configure_methods(app, methods)

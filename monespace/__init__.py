@@ -17,7 +17,7 @@ from fedsim.saml.state import SamlStateBase
 from fedsim.trust import entity_config, metadata_xml, sp_config, write_metadata
 from fedsim.web import configure_shared
 from fedsim.saml.slo import LogoutService
-from monespace import account, auth, cerbere, config, helpcentre, identity, links, logout, portal
+from monespace import account, auth, cerbere, config, helpcentre, identity, logout, portal
 from monespace.accounts import AccountService
 from monespace.demarches import Registry
 from monespace.models import Base
@@ -42,7 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(auth.assertion_consumer)
     csrf.exempt(logout.start)  # checks its token itself: a forged POST gets the confirmation page
     configure_shared(app, layout="monespace/layout.html")
-    links.install(app)  # the templates' url_for, remembered per app
     configure_saml(app, settings)
     configure_services(app, settings)
     logout.install_idle_timeout(app)

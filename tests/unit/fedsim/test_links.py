@@ -1,22 +1,22 @@
-"""The templates' remembered ``url_for`` (monespace.links, idp_csam.links)
-gives exactly Flask's links, per script root, and never remembers what
-depends on more than its arguments."""
+"""The templates' remembered ``url_for`` (fedsim.links, installed in every
+app by fedsim.web.configure_shared) gives exactly Flask's links, per script
+root, and never remembers what depends on more than its arguments."""
 from __future__ import annotations
 
 import pytest
 from flask import Flask, render_template_string, url_for
 
-import idp_csam.links
-import monespace.links
+from fedsim import links
+from fedsim.web import configure_shared
 
 TEMPLATE = ("{{ url_for('start', codeDemarche=code) }}|{{ url_for('details', code=code) }}|"
             "{{ url_for('static', filename='monespace.css') }}|{{ url_for('start', _anchor='x', codeDemarche=code) }}")
 
 
-@pytest.fixture(params=[monespace.links, idp_csam.links], ids=["monespace", "idp_csam"])
-def app(request: pytest.FixtureRequest) -> Flask:
+@pytest.fixture
+def app() -> Flask:
     app = Flask(__name__)
-    request.param.install(app)
+    links.install(app)
 
     @app.get("/demarrer/")
     def start() -> str:
@@ -57,10 +57,19 @@ def test_an_unknown_endpoint_still_fails(app: Flask) -> None:
 
 
 def test_links_with_options_or_objects_are_not_remembered(app: Flask) -> None:
-    key = next(k for k in app.extensions if k.endswith(".links"))
+    key = links.LINKS
     with app.test_request_context("/"):
         render_template_string("{{ url_for('start', _anchor='x') }}{{ url_for('start', n=[1]) }}"
                                "{{ url_for('start', _external=True) }}")
         assert app.extensions[key] == {}
         render_template_string("{{ url_for('start', page=2) }}")
         assert list(app.extensions[key].values()) == ["/demarrer/?page=2"]
+
+
+def test_every_app_s_templates_get_it_with_the_shared_configuration() -> None:
+    app = Flask(__name__)
+    configure_shared(app, layout="fedsim/post_form.html")
+    assert app.jinja_env.globals["url_for"] is links.link
+    with app.test_request_context("/"):
+        assert render_template_string("{{ url_for('static', filename='a.css') }}") == "/static/a.css"
+        assert list(app.extensions[links.LINKS].values()) == ["/static/a.css"]

@@ -1,8 +1,10 @@
-"""The ``url_for`` of CSAM's templates, remembered per app (the same as monespace.links: no app imports another).
+"""The ``url_for`` of every app's templates, remembered per app
+(``fedsim.web.configure_shared`` installs it).
 
-A CSAM page builds the same links on every request (the digital keys of
-the choice page, the links of each method's page, the stylesheet):
-Werkzeug builds each one again. A link
+A page builds the same links on every request (the layout's menu and
+stylesheet, Mon Espace's démarches « Démarrer » and « Détails », CSAM's
+digital keys): Werkzeug builds each one again, which can cost more than the
+rest of the page. A link
 only depends on its endpoint, its arguments and the script root (the URLs
 are relative), so the templates' ``url_for`` remembers each link it built
 for those. Calls it cannot answer alike from memory go to Flask's
@@ -16,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, url_for
 
+LINKS = "fedsim.links"  # the app's extension: the links it remembers
 LINKS_MAX = 4096  # links remembered per app; past it, new ones are built each time
 _PLAIN = (str, int, type(None))
 
@@ -33,7 +36,7 @@ def link(endpoint: str, **values: Any) -> str:
     key = _key(endpoint, values)
     if key is None:
         return url_for(endpoint, **values)
-    links: dict = current_app.extensions["idp_csam.links"]
+    links: dict = current_app.extensions[LINKS]
     url = links.get(key)
     if url is None:
         url = url_for(endpoint, **values)
@@ -44,5 +47,5 @@ def link(endpoint: str, **values: Any) -> str:
 
 def install(app: Flask) -> None:
     """Templates' ``url_for`` is ``link`` (the links of this app only)."""
-    app.extensions["idp_csam.links"] = {}
+    app.extensions[LINKS] = {}
     app.jinja_env.globals["url_for"] = link
