@@ -42,8 +42,8 @@ def mine():
     if elsewhere:
         return elsewhere
     db, catalogue = Database.session(), _catalogue()
-    rows = [(c, catalogue.progress(db, user, c)) for c in catalogue.courses
-            if c.code in catalogue.enrolled(db, user)]
+    enrolled = catalogue.enrolled(db, user)
+    rows = [(c, catalogue.progress(db, user, c)) for c in catalogue.courses if c.code in enrolled]
     return render_template("modigia_sp/mine.html", user=user, rows=rows)
 
 
@@ -54,9 +54,9 @@ def course(code: str):
         return elsewhere
     found, db = _course(code), Database.session()
     _catalogue().enrol(db, user, found)
-    return render_template("modigia_sp/course.html", user=user, course=found,
-                           done=_catalogue().completed(db, user, found),
-                           progress=_catalogue().progress(db, user, found))
+    done = _catalogue().completed(db, user, found)
+    return render_template("modigia_sp/course.html", user=user, course=found, done=done,
+                           progress=_catalogue().progress(db, user, found, done))
 
 
 def _lesson(code: str, lesson_code: str) -> tuple[Course, Lesson]:
@@ -79,7 +79,7 @@ def lesson(code: str, lesson_code: str):
     at = lessons.index(item)
     return render_template("modigia_sp/lesson.html", user=user, course=found, lesson=item,
                            done=lesson_code in completed, completed=completed,
-                           progress=_catalogue().progress(db, user, found), number=at + 1,
+                           progress=_catalogue().progress(db, user, found, completed), number=at + 1,
                            previous=lessons[at - 1] if at > 0 else None,
                            following=lessons[at + 1] if at + 1 < len(lessons) else None)
 

@@ -1,11 +1,27 @@
 """The site policies (G15): read every page, tick the box, continue."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
 
 from fedsim.db import Database
 from fedsim.web import UserError
-from modigia_sp.gate import current_user, login_redirect, policies
+from modigia_sp.catalogue import PolicyDocument
+from modigia_sp.gate import (
+    current_user,
+    current_user_and_missing,
+    login_redirect,
+    policies,
+)
 from modigia_sp.services import PolicyRefused
 
 bp = Blueprint("policies", __name__, url_prefix="/politiques")
@@ -13,10 +29,9 @@ bp = Blueprint("policies", __name__, url_prefix="/politiques")
 
 @bp.get("/")
 def next_document():
-    user = current_user()
+    user, missing = current_user_and_missing()
     if user is None:
         return login_redirect()
-    missing = policies().missing(Database.session(), user)
     if not missing:
         return redirect(url_for("courses.home"))
     return redirect(url_for("policies.page", code=missing[0].code, number=1))
@@ -35,10 +50,20 @@ def page(code: str, number: int):
     key = f"{document.code}@{document.version}"
     seen[key] = sorted(set(seen.get(key, [])) | {number})
     session.modified = True
-    codes = [d.code for d in policies().documents]
     return render_template("modigia_sp/policy.html", user=user, document=document, number=number,
-                           position=codes.index(code) + 1, total=len(codes),
-                           all_read=len(seen[key]) == len(document.pages))
+                           text=_page_html(document, number), position=policies().position(document),
+                           total=len(policies().documents), all_read=len(seen[key]) == len(document.pages))
+
+
+def _page_html(document: PolicyDocument, number: int) -> Markup:
+    """Page ``number`` of ``document`` in HTML (the ``render`` macro of
+    _text.html), made once per app: the documents are read at start-up."""
+    pages = current_app.extensions.setdefault("modigia.policy_pages_html", {})
+    key = (document.code, document.version, number)
+    html = pages.get(key)
+    if html is None:
+        html = pages[key] = get_template_attribute("modigia_sp/_text.html", "render")(document.pages[number - 1], 2)
+    return html
 
 
 @bp.post("/<code>/accepter")
