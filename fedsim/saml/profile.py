@@ -77,6 +77,7 @@ _STATUS_KINDS: dict[str, tuple[type[IdpStatus], str]] = {
                                                                       "charge le format d'identifiant demandé.")),
 }
 _ASSERTION, _ENCRYPTED_ASSERTION, _SIGNATURE = f"{{{SAML}}}Assertion", f"{{{SAML}}}EncryptedAssertion", f"{{{DS}}}Signature"
+_XSI_TYPE = f"{{{XSI}}}type"
 _UNDERSTOOD_CONDITIONS = {f"{{{SAML}}}AudienceRestriction", f"{{{SAML}}}OneTimeUse", f"{{{SAML}}}ProxyRestriction"}
 
 
@@ -357,10 +358,10 @@ def check_assertion(assertion: etree._Element, expected: Expected, keys: list, n
     name_id, name_format = _name_id(assertion, expected)
     delivery_deadline = _subject_confirmations(assertion, expected, now)
     statement = _authn_statement(assertion, expected, now)
+    attributes, attribute_types = _attributes(assertion, attribute_name)
     return CheckedAssertion(
         assertion_id=assertion.get("ID", ""), issuer=issuer, name_id=name_id, name_id_format=name_format,
-        attributes=_attributes(assertion, attribute_name),
-        attribute_types=_attribute_types(assertion, attribute_name),
+        attributes=attributes, attribute_types=attribute_types,
         authn_context=statement["context"], authn_instant=statement["instant"],
         session_index=statement["session_index"], session_not_on_or_after=statement["session_end"],
         valid_until=min(d for d in (delivery_deadline, conditions_end) if d is not None),
@@ -496,29 +497,25 @@ def _authn_statement(assertion: etree._Element, expected: Expected, now: datetim
             "session_index": statement.get("SessionIndex"), "authorities": authorities}
 
 
-def _attributes(assertion: etree._Element, attribute_name: Callable[[str | None, str], str]) -> dict[str, list[str]]:
+def _attributes(assertion: etree._Element, attribute_name: Callable[[str | None, str], str]
+                ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The values of each attribute, by local name, and, in one walk with
+    them, the xsi:type of each value, its prefix resolved on the value
+    element (``{namespace}local``; a prefix not in scope is kept as written)."""
     if assertion.findall("saml:AttributeStatement/saml:EncryptedAttribute", NS):
         raise refuse(said("Attribut chiffré reçu : ce service n'accepte pas d'EncryptedAttribute."))
     found: dict[str, list[str]] = {}
+    typed: dict[str, list[str]] = {}
     for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
         name = attribute_name(attribute.get("NameFormat"), attribute.get("Name", ""))
         values = found.setdefault(name, [])
-        values.extend("".join(value.itertext()) for value in attribute.findall("saml:AttributeValue", NS))
-    return found
-
-
-def _attribute_types(assertion: etree._Element,
-                     attribute_name: Callable[[str | None, str], str]) -> dict[str, list[str]]:
-    """The xsi:type of each AttributeValue, its prefix resolved on the value
-    element (``{namespace}local``; a prefix not in scope is kept as written)."""
-    found: dict[str, list[str]] = {}
-    for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
-        types = found.setdefault(attribute_name(attribute.get("NameFormat"), attribute.get("Name", "")), [])
-        for value in attribute.findall("saml:AttributeValue", NS):
-            prefix, _, local = (value.get(f"{{{XSI}}}type") or "").strip().rpartition(":")
+        types = typed.setdefault(name, [])
+        for value in attribute.iterfind("saml:AttributeValue", NS):
+            values.append("".join(value.itertext()))
+            prefix, _, local = (value.get(_XSI_TYPE) or "").strip().rpartition(":")
             namespace = value.nsmap.get(prefix or None) if local else None
             types.append(f"{{{namespace}}}{local}" if namespace else (f"{prefix}:{local}" if prefix else local))
-    return found
+    return found, typed
 
 
 def read_response(data: bytes, expected: Expected, keys: list,

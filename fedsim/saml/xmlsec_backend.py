@@ -70,7 +70,11 @@ def _parser() -> etree.XMLParser:
 
 def _parse(text: str | bytes) -> etree._ElementTree:
     try:  # UTF-8 only, so that the byte check below cannot be dodged (UTF-16…)
-        data = text.encode("utf-8") if isinstance(text, str) else bytes(text).decode("utf-8").encode("utf-8")
+        if isinstance(text, str):
+            data = text.encode("utf-8")
+        else:  # strict UTF-8 decodes only canonical sequences: encoding them again would give the same bytes
+            data = bytes(text)
+            data.decode("utf-8")
     except UnicodeError as exc:
         raise _Refused(f"documents must be UTF-8: {exc}") from exc
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -87,7 +91,7 @@ def _parse(text: str | bytes) -> etree._ElementTree:
 def _refuse_duplicate_ids(root: etree._Element) -> None:
     seen: Counter[str] = Counter()
     for element in root.iter(etree.Element):
-        for name, value in element.attrib.items():
+        for name, value in element.items():
             if name.rpartition("}")[2].lower() in ID_ATTRIBUTES:
                 seen[value] += 1
     duplicates = sorted(value for value, count in seen.items() if count > 1)
@@ -205,8 +209,10 @@ def certificate_key(certificate_b64: str) -> xmlsec.Key:
                                   xmlsec.KeyFormat.PEM)
 
 
-def _verify(target: etree._Element, node_id: str, key: xmlsec.Key) -> None:
-    signature = _signature(target, node_id)
+def _verify(target: etree._Element, node_id: str, key: xmlsec.Key, signature: etree._Element | None = None) -> None:
+    """``signature``: what ``_signature(target, node_id)`` returned for this same (unchanged) tree."""
+    if signature is None:
+        signature = _signature(target, node_id)
     ctx = xmlsec.SignatureContext()
     for transform in (_C.TransformEnveloped, *CANONICALIZATIONS.values(), *DIGESTS.values()):
         ctx.enable_reference_transform(transform)
@@ -237,13 +243,12 @@ def verify_enveloped(element: etree._Element, keys: list[xmlsec.Key], *, ids_che
         if not ids_checked:
             _refuse_duplicate_ids(element.getroottree().getroot())
         signature = _signature(element, node_id)  # its shape is refused before any key is tried
-        del signature
     except _Refused as exc:
         raise SignatureRefused(str(exc)) from None
     failures = []
     for key in keys:
         try:
-            _verify(element, node_id, key)
+            _verify(element, node_id, key, signature)
             return
         except (xmlsec.Error, _Refused) as exc:
             failures.append(str(exc))

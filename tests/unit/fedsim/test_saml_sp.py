@@ -610,3 +610,51 @@ def test_idp_refuses_unreadable_xml_even_when_signed(sp, idp, db, sp_key: Path) 
     with pytest.raises(SamlRefused) as caught:
         idp.parse_redirect(resign(args, sp_key))
     assert "illisible" in caught.value.reason
+
+
+def test_response_logged_with_its_id_and_issuer_only_when_someone_listens(sp, idp, db, caplog,
+                                                                          monkeypatch) -> None:
+    """The accepted Response's protocol line names the message; with the
+    protocol logger off, the message is not decoded again to name it."""
+    import logging
+
+    from fedsim import protocol_log
+
+    login = start(sp, idp, db)
+    form = answer(idp, login.info)
+    message_id = decode(form.fields["SAMLResponse"]).get("ID")
+    with caplog.at_level(logging.INFO, logger="fedsim.protocol"):
+        sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [login.relay_state])
+    lines = [r.getMessage() for r in caplog.records if r.name == "fedsim.protocol"]
+    assert len(lines) == 1 and 'outcome="accepted"' in lines[0]
+    assert f'message_id="{message_id}"' in lines[0] and f'issuer="{idp.entity_id}"' in lines[0]
+
+    peeked = []
+    monkeypatch.setattr(protocol_log, "peek", lambda head: peeked.append(head) or ("", ""))
+    caplog.clear()
+    other = start(sp, idp, db)
+    form = answer(idp, other.info)
+    with caplog.at_level(logging.ERROR, logger="fedsim.protocol"):
+        sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [other.relay_state])
+        with pytest.raises(SamlRefused):  # a replay: refusals are warnings, below ERROR too
+            sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [other.relay_state])
+    assert peeked == [] and not [r for r in caplog.records if r.name == "fedsim.protocol"]
+    with caplog.at_level(logging.WARNING, logger="fedsim.protocol"), pytest.raises(SamlRefused):
+        sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [other.relay_state])
+    assert len(peeked) == 1
+    assert [r for r in caplog.records if r.name == "fedsim.protocol" and 'outcome="refused"' in r.getMessage()]
+
+
+def test_accepted_response_with_white_space_logged_with_its_id(sp, idp, db, caplog) -> None:
+    """Base64 wrapped in lines (as many IdPs post it) names the same message
+    in the log as the bare value."""
+    import logging
+
+    login = start(sp, idp, db)
+    value = answer(idp, login.info).fields["SAMLResponse"]
+    wrapped = "\r\n".join(value[i:i + 76] for i in range(0, len(value), 76)) + "\n"
+    with caplog.at_level(logging.INFO, logger="fedsim.protocol"):
+        sp.accept(db, wrapped, login.relay_state, [login.relay_state])
+    lines = [r.getMessage() for r in caplog.records if r.name == "fedsim.protocol"]
+    assert len(lines) == 1 and 'outcome="accepted"' in lines[0]
+    assert f'message_id="{decode(value).get("ID")}"' in lines[0] and f'issuer="{idp.entity_id}"' in lines[0]

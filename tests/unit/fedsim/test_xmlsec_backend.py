@@ -533,3 +533,20 @@ def test_install_routes_everything_through_backend(genuine: Pki, pki_dir: Path) 
         legacy.validate_signature("<x/>", genuine.cert, "pem", ASSERTION, "_x")
     with pytest.raises(sigver.SigverError):
         legacy.version  # noqa: B018
+
+
+def test_verify_enveloped_tries_each_metadata_key_on_the_one_checked_signature(genuine: Pki, attacker: Pki) -> None:
+    """Key rollover: a signature by the second of the issuer's keys holds; a
+    signature by none of them is refused with the failure of each key."""
+    xml, _rid, aid = make_response(genuine, sign_response=False)
+    root = xb.parse_document(xml.encode("utf-8")).getroot()
+    assertion = root.find(f"{{{SAML}}}Assertion")
+    assert assertion.get("ID") == aid
+    genuine_key, attacker_key = xb.certificate_key(genuine.cert_b64), xb.certificate_key(attacker.cert_b64)
+    xb.verify_enveloped(assertion, [attacker_key, genuine_key])
+    with pytest.raises(xb.SignatureRefused, match="does not verify") as caught:
+        xb.verify_enveloped(assertion, [attacker_key, attacker_key])
+    assert str(caught.value).count(";") == 1  # both keys tried
+    assertion.find(f"{{{DS}}}Signature").append(etree.Element(f"{{{DS}}}Object"))
+    with pytest.raises(xb.SignatureRefused, match="ds:Object"):  # the shape, refused before any key
+        xb.verify_enveloped(assertion, [genuine_key])
