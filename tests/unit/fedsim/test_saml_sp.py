@@ -623,6 +623,7 @@ def test_response_logged_with_its_id_and_issuer_only_when_someone_listens(sp, id
     login = start(sp, idp, db)
     form = answer(idp, login.info)
     message_id = decode(form.fields["SAMLResponse"]).get("ID")
+    caplog.clear()  # the lines of the request and the answer, when another test left the logger on
     with caplog.at_level(logging.INFO, logger="fedsim.protocol"):
         sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [login.relay_state])
     lines = [r.getMessage() for r in caplog.records if r.name == "fedsim.protocol"]
@@ -631,9 +632,9 @@ def test_response_logged_with_its_id_and_issuer_only_when_someone_listens(sp, id
 
     peeked = []
     monkeypatch.setattr(protocol_log, "peek", lambda head: peeked.append(head) or ("", ""))
-    caplog.clear()
     other = start(sp, idp, db)
     form = answer(idp, other.info)
+    caplog.clear()
     with caplog.at_level(logging.ERROR, logger="fedsim.protocol"):
         sp.accept(db, form.fields["SAMLResponse"], form.fields["RelayState"], [other.relay_state])
         with pytest.raises(SamlRefused):  # a replay: refusals are warnings, below ERROR too
@@ -653,6 +654,7 @@ def test_accepted_response_with_white_space_logged_with_its_id(sp, idp, db, capl
     login = start(sp, idp, db)
     value = answer(idp, login.info).fields["SAMLResponse"]
     wrapped = "\r\n".join(value[i:i + 76] for i in range(0, len(value), 76)) + "\n"
+    caplog.clear()  # the lines of the request and the answer, when another test left the logger on
     with caplog.at_level(logging.INFO, logger="fedsim.protocol"):
         sp.accept(db, wrapped, login.relay_state, [login.relay_state])
     lines = [r.getMessage() for r in caplog.records if r.name == "fedsim.protocol"]
