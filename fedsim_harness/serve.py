@@ -110,6 +110,14 @@ def check_ports(settings: Settings) -> None:
                 raise cannot_listen(exc, name, address, port) from None
 
 
+class BindFailed(Exception):
+    """A server's socket could not be bound (``error``: why)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def cannot_listen(exc: OSError, name: str, address: str, port: int) -> CannotListen:
     if exc.errno in (errno.EADDRINUSE, errno.EACCES):
         return PortTaken(f"Port {port} ({LABELS[name]}) is already in use: stop the program that uses it, "
@@ -165,9 +173,19 @@ class FederationServer(ThreadedWSGIServer):
     request_queue_size = 1024
     max_threads = 32
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix=f"fedsim-{self.server_address[1]}")
+    def __init__(self, host: str, port: int, *args, **kwargs) -> None:
+        self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix=f"fedsim-{port}")
+        super().__init__(host, port, *args, **kwargs)
+
+    def server_bind(self) -> None:
+        # Werkzeug turns a failed bind into a message on stderr and sys.exit(1);
+        # ``serve`` says which port and what to do instead (BindFailed passes through).
+        try:
+            super().server_bind()
+        except OSError as exc:
+            self.socket.close()
+            self._pool.shutdown(wait=False)
+            raise BindFailed(exc) from exc
 
     def process_request(self, request, client_address) -> None:
         self._pool.submit(self.process_request_thread, request, client_address)
@@ -182,7 +200,9 @@ def serve(app: Flask, bind: str, name: str, port: int, handler: type[WSGIRequest
     """A threaded server for ``app`` on ``bind:port`` (not yet serving)."""
     try:
         return FederationServer(bind, port, app, handler)
-    except OSError as exc:  # taken since check_ports
+    except BindFailed as failed:  # taken since check_ports
+        raise cannot_listen(failed.error, name, bind, port) from None
+    except OSError as exc:
         raise cannot_listen(exc, name, bind, port) from None
 
 
