@@ -71,10 +71,10 @@ def test_a_worker_freezes_what_it_built_at_start_out_of_the_cyclic_collector(mon
     try:
         app = GunicornApp(spec).load()
         assert app is built[0]
-        frozen = gc.get_freeze_count()
-        assert frozen > 1000  # the app and everything imported before it, not a handful
-        gc.collect()
-        assert gc.get_freeze_count() == frozen  # a full collection leaves them where they are
+        assert gc.get_freeze_count() > 1000  # the app and everything imported before it, not a handful
+        # Out of every generation the collector walks (an object frozen is still freed by
+        # reference counting, so the count itself may drop while other threads run).
+        assert not any(tracked is app for tracked in gc.get_objects())
     finally:
         gc.unfreeze()
 
