@@ -77,21 +77,20 @@ def set_shared_shift(seconds: float) -> None:
     _shared.forget()
 
 
-def _offset() -> timedelta:
-    raw = os.environ.get("FEDSIM_CLOCK_OFFSET", "0")
+def _offset_seconds() -> float:
+    raw = os.environ.get("FEDSIM_CLOCK_OFFSET")
     try:
-        seconds = float(raw)
+        seconds = float(raw) if raw is not None else 0.0
     except ValueError:
         seconds = 0.0
-    return timedelta(seconds=seconds + _shared.get())
+    return seconds + _shared.get()
 
 
 def now() -> datetime:
     """Aware UTC now, shifted by the configured offset."""
     current = datetime.now(timezone.utc)
-    if "FEDSIM_CLOCK_OFFSET" not in os.environ and not _shared.get():
-        return current  # no shift (the usual case): spare building a zero timedelta
-    return current + _offset()
+    shift = _offset_seconds()
+    return current + timedelta(seconds=shift) if shift else current  # no shift, the usual case: no timedelta
 
 
 def naive_utc_now() -> datetime:

@@ -58,15 +58,25 @@ def binding_name(binding: str) -> str:
     return binding.rsplit(":", 1)[-1]
 
 
+def _level(outcome: str) -> int:
+    return logging.WARNING if outcome == "refused" else logging.INFO
+
+
+def wanted(outcome: str) -> bool:
+    """Whether a step with this outcome reaches anybody (a handler, a
+    subscriber): when not, a caller may spare the work of naming it."""
+    return logger.isEnabledFor(_level(outcome))
+
+
 def log_step(event: str, *, message_id: str, issuer: str, destination: str, binding: str, outcome: str,
              reason: str = "") -> None:
     """Log one protocol step: ``event`` (AuthnRequest, Response,
     LogoutRequest, LogoutResponse), ``outcome`` (accepted, refused, issued,
     sent, received); ``reason`` says precisely why a message was refused.
     Refusals are warnings, the rest info."""
-    level = logging.WARNING if outcome == "refused" else logging.INFO
-    if not logger.isEnabledFor(level):
+    if not wanted(outcome):
         return  # what logger.log would do: nobody (no handler, no subscriber) gets it
+    level = _level(outcome)
     fields = {"event": event, "outcome": outcome, "correlation_id": correlation_id(),
               "message_id": message_id or "", "issuer": issuer or "", "destination": destination or "",
               "binding": binding_name(binding or ""), "reason": (reason or "")[:800]}

@@ -169,43 +169,32 @@ class ServiceProvider:
         posts of one Response, exactly one is accepted. Logs one
         ``fedsim.protocol`` line: accepted, or refused and why."""
         try:
-            login, decoded = self._accept(db, saml_response, relay_state, browser_relay_states, check)
+            login = self._accept(db, saml_response, relay_state, browser_relay_states, check)
         except SamlRefused as refused:
             self._log_response(saml_response, "refused", protocol_log.refusal(refused.reason, refused.detail))
             raise
-        self._log_response(saml_response, "accepted", decoded=decoded)
+        self._log_response(saml_response, "accepted")
         return login
 
-    def _log_response(self, saml_response: str | None, outcome: str, reason: str = "", *,
-                      decoded: bytes | None = None) -> None:
-        """``decoded``: what ``profile.decode`` made of ``saml_response``."""
-        if not protocol_log.logger.isEnabledFor(logging.WARNING if outcome == "refused" else logging.INFO):
-            return  # log_step would drop the line (nobody gets it): spare decoding the message to name it
-        text = saml_response or ""
-        if decoded is not None and len(text) <= _LOG_HEAD and text.isascii():
-            # The same bytes as decoding it again below: ASCII, all of it, and valid base64 once its white
-            # space is dropped (which the lax decoding below drops too).
-            head = decoded
-        else:
-            try:  # the start of the message is enough to name it; it may be anything
-                head = base64.b64decode(text[:_LOG_HEAD], validate=False)
-            except ValueError:
-                head = b""
+    def _log_response(self, saml_response: str | None, outcome: str, reason: str = "") -> None:
+        if not protocol_log.wanted(outcome):
+            return  # nobody gets the line: spare decoding the message to name it
+        try:  # the start of the message is enough to name it; it may be anything
+            head = base64.b64decode((saml_response or "")[:_LOG_HEAD], validate=False)
+        except ValueError:
+            head = b""
         message_id, issuer = protocol_log.peek(head)
         protocol_log.log_step("Response", message_id=message_id, issuer=issuer, destination=self.entity_id,
                               binding=BINDING_HTTP_POST, outcome=outcome, reason=reason)
 
     def _accept(self, db: Session, saml_response: str | None, relay_state: str | None,
-                browser_relay_states: list[str], check: Callable[[SamlLogin], object] | None
-                ) -> tuple[SamlLogin, bytes]:
-        """The login, and the Response's XML bytes."""
+                browser_relay_states: list[str], check: Callable[[SamlLogin], object] | None) -> SamlLogin:
         if not saml_response:
             raise SamlRefused(said("Aucune réponse SAML reçue (paramètre SAMLResponse absent)."))
         pending = self._pending(db, relay_state)
         if relay_state not in browser_relay_states:
             raise SamlRefused(said("Cette réponse ne correspond à aucune connexion démarrée dans ce navigateur."))
-        decoded = profile.decode(saml_response)
-        checked = profile.read_response(decoded, self._expected(pending),
+        checked = profile.read_response(profile.decode(saml_response), self._expected(pending),
                                         self._idp_keys(), self._attribute_name, decrypter=self.decrypter)
         login = SamlLogin(
             issuer=checked.issuer, name_id=checked.name_id, attributes=checked.attributes,
@@ -220,7 +209,7 @@ class ServiceProvider:
                 raise SamlRefused(exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str)
                                   else str(exc)) from None
         self._record(db, pending, checked)
-        return login, decoded
+        return login
 
     def _expected(self, pending: Row) -> profile.Expected:
         return profile.Expected(
