@@ -17,6 +17,7 @@ from fedsim.db import Database
 from fedsim.web import UserError
 from monespace import session as who_is
 from monespace.accounts import AccountService, LinkRefused
+from monespace.models import ACTIVE
 
 bp = Blueprint("account", __name__, url_prefix="/compte")
 
@@ -77,7 +78,7 @@ def create():
     db = Database.session()
     status = AccountService.status_by_nrn(db, who.nrn)
     if status is not None:  # also the second of two posts of the form
-        return redirect(url_for("portal.dashboard" if status == "active" else "account.pending"))
+        return redirect(url_for("portal.dashboard" if status == ACTIVE else "account.pending"))
     form = CreateForm(data=None if request.method == "POST" else
                       {"email": who.email, "email_confirm": who.email, "language": who.language})
     if form.validate_on_submit():

@@ -28,7 +28,7 @@ from fedsim.passwords import (
 )
 from fedsim.personas import Persona
 from monespace.identity import UpstreamIdentity
-from monespace.models import Account, ActivationLink, Document, Dossier, Notification
+from monespace.models import ACTIVE, PENDING, Account, ActivationLink, Document, Dossier, Notification
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -89,7 +89,7 @@ class AccountService:
 
     @staticmethod
     def status_by_nrn(db: Session, nrn: str) -> str | None:
-        """The status ("pending", "active") of the person's account, None
+        """The status (PENDING, ACTIVE) of the person's account, None
         without one: one Core SELECT, for pages that only route on it."""
         return db.connection().execute(_STATUS_BY_NRN, {"nrn": nrn}).scalar()
 
@@ -101,7 +101,7 @@ class AccountService:
         if existing is not None:
             return existing
         account = Account(nrn=who.nrn, given_name=who.given_name, surname=who.surname, email=email.strip(),
-                          language=language, status="pending", contexts=["Citoyen"],
+                          language=language, status=PENDING, contexts=["Citoyen"],
                           created_at=clock.naive_utc_now())
         db.add(account)
         try:
@@ -120,7 +120,7 @@ class AccountService:
         # the account row locked until commit: resends at once replace the
         # links one after the other (PostgreSQL; SQLite's write lock does it)
         account = db.scalars(select(Account).where(
-            Account.email == email.strip(), Account.status == "pending").with_for_update()).first()
+            Account.email == email.strip(), Account.status == PENDING).with_for_update()).first()
         if account is not None:
             urls = self._new_links(db, account)
             db.commit()
@@ -138,8 +138,8 @@ class AccountService:
             db.execute(update(ActivationLink).where(ActivationLink.account_id == account.id,
                                                     ActivationLink.used_at.is_(None))
                        .values(used_at=now).execution_options(synchronize_session=False))
-            activated = db.execute(update(Account).where(Account.id == account.id, Account.status == "pending")
-                                   .values(status="active", activated_at=now,
+            activated = db.execute(update(Account).where(Account.id == account.id, Account.status == PENDING)
+                                   .values(status=ACTIVE, activated_at=now,
                                            cerbere_username=self._new_username(db, account))
                                    .execution_options(synchronize_session=False)).rowcount == 1
             if not activated:
@@ -254,7 +254,7 @@ class AccountService:
                 continue
             now = clock.naive_utc_now()
             account = Account(nrn=persona.nrn, given_name=persona.given_name, surname=persona.surname,
-                              email=persona.email, language=persona.language, status="active",
+                              email=persona.email, language=persona.language, status=ACTIVE,
                               cerbere_username=persona.monespace.cerbere_username,
                               cerbere_password_hash=generate_password_hash(password) if password else None,
                               contexts=list(persona.monespace.contexts), created_at=now, activated_at=now)

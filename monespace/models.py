@@ -12,6 +12,9 @@ class Base(DeclarativeBase):
     pass
 
 
+PENDING, ACTIVE = "pending", "active"  # an account's status: e-mail not yet confirmed, in use
+
+
 class Account(Base):
     __tablename__ = "account"
 
@@ -21,7 +24,7 @@ class Account(Base):
     surname: Mapped[str]
     email: Mapped[str] = mapped_column(String(320), index=True)
     language: Mapped[str] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(10))  # "pending" or "active"
+    status: Mapped[str] = mapped_column(String(10))  # PENDING or ACTIVE
     cerbere_username: Mapped[str | None] = mapped_column(String(64), unique=True)
     contexts: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["Citoyen"])
     cerbere_password_hash: Mapped[str | None] = mapped_column(String(255))
@@ -38,7 +41,7 @@ class Account(Base):
 
     @property
     def is_active(self) -> bool:
-        return self.status == "active"
+        return self.status == ACTIVE
 
     @property
     def full_name(self) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fedsim import clock, sessions, web
 from monespace.identity import UpstreamIdentity
-from monespace.models import Account
+from monespace.models import ACTIVE, Account
 
 
 def upstream() -> UpstreamIdentity | None:
@@ -42,7 +42,7 @@ def current_account(db: Session) -> Account | None:
 # more than the query.
 _ACTIVE_ACCOUNT = select(Account.id, Account.cerbere_username, Account.given_name, Account.surname, Account.email,
                          Account.language, Account.contexts).where(Account.id == bindparam("id"),
-                                                                   Account.status == "active")
+                                                                   Account.status == ACTIVE)
 
 
 def current_account_row(db: Session) -> Row | None:
