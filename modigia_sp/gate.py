@@ -34,7 +34,7 @@ def current_user() -> Row | None:
 
 def current_user_and_missing() -> tuple[Row | None, list[PolicyDocument]]:
     """``current_user()`` and the documents it has still to accept
-    (``Policies.missing``), with one query."""
+    (their current version not accepted), with one query."""
     user_id = session.get("user_id")
     if not user_id:
         return None, []

@@ -98,8 +98,6 @@ def user_from_login(db: Session, login: SamlLogin, fields: dict[str, str] | None
 
 # Built once (building a statement costs about as much as running it); the
 # values are bound at execution, on the request's connection (Core rows).
-_ACCEPTED = select(PolicyAcceptance.document, PolicyAcceptance.version).where(
-    PolicyAcceptance.user_id == bindparam("user_id"))
 _ACCEPTED_ONE = select(PolicyAcceptance.id).where(
     PolicyAcceptance.user_id == bindparam("user_id"), PolicyAcceptance.document == bindparam("document"),
     PolicyAcceptance.version == bindparam("version")).limit(1)
@@ -118,10 +116,6 @@ class Policies:
     def position(self, document: PolicyDocument) -> int:
         """1 for the first document to accept, and so on."""
         return self.documents.index(document) + 1
-
-    def missing(self, db: Session, user: User | Row) -> list[PolicyDocument]:
-        """Documents whose current version this user has not accepted."""
-        return self.not_in({tuple(row) for row in db.connection().execute(_ACCEPTED, {"user_id": user.id})})
 
     def not_in(self, accepted: set[tuple[str, str]]) -> list[PolicyDocument]:
         """Documents whose current version is not among the ``accepted``
